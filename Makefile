@@ -1,0 +1,62 @@
+# The two commands:  make demo  |  make test
+# Both bootstrap what they need: host packages and a Docker daemon (tools/hostprep.py),
+# the locked tool environment (uv, pyproject.toml + uv.lock) and the example app's build.
+
+UV_VERSION := 0.13.9
+BOOTSTRAP  := .cache/bootstrap
+UV         := $(BOOTSTRAP)/bin/uv
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+FRONTEND   := examples/app/frontend
+BACKEND    := examples/app/backend
+SCENARIOS  ?= python_uv gunicorn frontend nginx_gateway default
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# PyPI and npm may sit behind an HTTPS proxy whose CA only this machine's bundle holds;
+# the test containers and the demo get the same bundle (python_uv_extra_ca_bundle).
+export FULLSTACK_EXTRA_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections:$(CURDIR)/$(VENV)/lib/python3.11/site-packages
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test tools host app lint unit molecule clean
+
+demo: tools host app
+	$(PYTHON) -m tools.demo
+
+test: tools host app lint unit molecule
+
+$(UV):
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+tools: $(UV)
+	$(UV) sync --locked --quiet
+	mkdir -p .cache/collections/ansible_collections/fullstack
+	ln -sfn ../../../.. .cache/collections/ansible_collections/fullstack/webapp
+
+host:
+	python3 tools/hostprep.py
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+
+app: $(FRONTEND)/node_modules/.package-lock.json
+	cd $(FRONTEND) && npm run build
+
+lint: tools
+	yamllint -s .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+	mypy tools plugins tests molecule
+
+unit: tools
+	pytest
+	cd $(BACKEND) && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cache/app-venv $(CURDIR)/$(UV) run --locked --quiet pytest -q -p no:cacheprovider
+
+molecule: tools host app
+	set -e; for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
+
+clean:
+	-docker rm -f fullstack-webapp-demo
+	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist

@@ -1,0 +1,1 @@
+"""Example FastAPI back end for the fullstack.webapp Ansible collection."""

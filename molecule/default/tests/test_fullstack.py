@@ -1,0 +1,101 @@
+"""The seed's end-to-end checklist against site.yml's result, over HTTP through nginx."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.testing import run_playbook
+from tools import checklist
+
+SCENARIO = Path(__file__).resolve().parent.parent
+SITE_CONFIG = "/etc/nginx/sites-available/webapp.conf"
+
+
+def test_index_serves_the_app(fetch: checklist.Fetch) -> None:
+    assert checklist.check_index(fetch).passed
+
+
+def test_dashboard_reload_gets_index_html(fetch: checklist.Fetch) -> None:
+    assert checklist.check_deep_link(fetch).passed
+
+
+def test_page_api_call_reaches_fastapi_through_nginx(fetch: checklist.Fetch) -> None:
+    assert checklist.check_page_api_call(fetch).passed
+
+
+def test_long_job_answers_202_and_completes_through_nginx(fetch: checklist.Fetch) -> None:
+    result = checklist.check_job(fetch)
+    assert result.passed
+    assert result.data["job"]["progress"] == 100  # type: ignore[index]
+
+
+def test_job_status_is_the_same_from_every_worker(fetch: checklist.Fetch) -> None:
+    started = fetch("POST", "/api/jobs", {"duration_s": 0.5}).json()
+    assert isinstance(started, dict)
+    answered_by: set[int] = set()
+    for _ in range(40):
+        poll = fetch("GET", str(started["status_url"]), None)
+        assert poll.status == 200
+        answered_by.add(int(fetch("GET", "/api/health", None).json()["pid"]))  # type: ignore[index]
+    assert len(answered_by) > 1, "the polls should spread over several workers"
+
+
+def test_api_misses_are_json_404s_not_the_spa(fetch: checklist.Fetch) -> None:
+    response = fetch("GET", "/api/does-not-exist", None)
+    assert response.status == 404
+    assert checklist.APP_MARKER not in response.text
+    assert response.header("content-type").startswith("application/json")
+
+
+def test_missing_hashed_asset_is_a_real_404(fetch: checklist.Fetch) -> None:
+    response = fetch("GET", "/assets/index-deadbeef.js", None)
+    assert response.status == 404
+    assert checklist.APP_MARKER not in response.text
+
+
+def test_hashed_assets_are_immutable_and_index_is_not_cached(fetch: checklist.Fetch) -> None:
+    index = fetch("GET", "/", None)
+    assert "no-cache" in index.header("cache-control")
+    asset = fetch("GET", checklist.main_script_path(index.text), None)
+    assert "immutable" in asset.header("cache-control")
+    assert "max-age=31536000" in asset.header("cache-control")
+
+
+def test_gunicorn_master_and_computed_workers(host: Any, run_in_host: Callable[[str], str]) -> None:
+    facts = host.ansible("setup", "gather_subset=hardware")["ansible_facts"]
+    expected = checklist.expected_workers(facts["ansible_processor_vcpus"], facts["ansible_memtotal_mb"])
+    result = checklist.check_gunicorn_processes(run_in_host, "webapp")
+    assert result.passed, result.detail
+    assert f"+ {expected} workers" in result.detail
+
+
+def test_nginx_config_is_clean(run_in_host: Callable[[str], str]) -> None:
+    assert checklist.check_nginx_config(run_in_host).passed
+
+
+def test_check_mode_on_a_converged_host_changes_nothing(host: Any) -> None:
+    name = host.backend.get_hostname()
+    result = run_playbook(SCENARIO / "converge.yml", name, "--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    recap = re.search(rf"{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)
+    assert recap is not None, result.stdout[-2000:]
+    assert recap.group(1) == "0", result.stdout[-4000:]
+
+
+def test_broken_directive_fails_the_run_and_the_old_config_keeps_serving(
+    host: Any, fetch: checklist.Fetch
+) -> None:
+    name = host.backend.get_hostname()
+    before = hashlib.sha256(host.file(SITE_CONFIG).content).hexdigest()
+    result = run_playbook(SCENARIO / "broken_gateway.yml", name)
+    assert result.returncode != 0, "a broken nginx directive must fail the run"
+    assert "this_is_not_a_directive" in result.stdout, result.stdout[-3000:]
+    assert "nginx -t" in result.stdout, result.stdout[-3000:]
+    assert hashlib.sha256(host.file(SITE_CONFIG).content).hexdigest() == before
+    assert host.run("nginx -t").rc == 0
+    assert checklist.check_index(fetch).passed
+    assert checklist.check_page_api_call(fetch).passed
