@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from testinfra.host import Host
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -18,13 +18,13 @@ from tools import checklist, testing  # noqa: E402
 
 
 @pytest.fixture
-def fetch(host: Any) -> checklist.Fetch:
+def fetch(host: Host) -> checklist.Fetch:
     """Send HTTP requests to the container's own gateway (curl inside the container)."""
     return testing.curl_fetch(host)
 
 
 @pytest.fixture
-def run_in_host(host: Any) -> Callable[[str], str]:
+def run_in_host(host: Host) -> Callable[[str], str]:
     def run(command: str) -> str:
         return str(host.check_output(command))
 

@@ -101,7 +101,9 @@ def check_page_api_call(fetch: Fetch) -> CheckResult:
 def check_job(fetch: Fetch, duration_s: float = 1.0, timeout_s: float = 30.0) -> CheckResult:
     """A long job answers 202 at once and completes, polled through the gateway."""
     started = fetch("POST", "/api/jobs", {"duration_s": duration_s})
-    _expect(started.status == 202, f"POST /api/jobs answered {started.status}: {started.text[:200]}")
+    _expect(
+        started.status == 202, f"POST /api/jobs answered {started.status}: {started.text[:200]}"
+    )
     job = started.json()
     _expect(isinstance(job, dict) and "status_url" in job, f"POST /api/jobs returned {job!r}")
     assert isinstance(job, dict)

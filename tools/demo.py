@@ -7,6 +7,7 @@ prints the URL.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def run_site() -> None:
 
 def http_fetch(base_url: str) -> checklist.Fetch:
     def fetch(method: str, path: str, body: dict[str, object] | None) -> checklist.Response:
-        data = None if body is None else checklist.json.dumps(body).encode()
+        data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - a loopback URL built here
             base_url + path,
             data=data,

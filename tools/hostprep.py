@@ -79,9 +79,7 @@ def _dpkg_installed(package: str) -> bool:
 
 def docker_answers() -> bool:
     return (
-        subprocess.run(
-            ["docker", "info"], capture_output=True, check=False, timeout=30
-        ).returncode
+        subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=30).returncode
         == 0
     )
 
@@ -94,7 +92,7 @@ def ensure_docker_daemon(timeout_s: float = 60.0) -> None:
         sys.exit("[hostprep] no dockerd on PATH after installing docker.io")
     log(f"starting dockerd (log: {DOCKERD_LOG})")
     with DOCKERD_LOG.open("ab") as log_file:
-        subprocess.Popen(  # noqa: S603 - fixed argv
+        subprocess.Popen(
             [dockerd],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -155,8 +153,14 @@ def _make_container_ready(rootfs: Path) -> None:
     (rootfs / "etc/apt/apt.conf.d/docker-clean").write_text(
         'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb || true"; };\n'
     )
-    for unit in ("getty.target", "systemd-timesyncd.service", "apt-daily.timer",
-                 "apt-daily-upgrade.timer", "e2scrub_all.timer", "fstrim.timer"):
+    for unit in (
+        "getty.target",
+        "systemd-timesyncd.service",
+        "apt-daily.timer",
+        "apt-daily-upgrade.timer",
+        "e2scrub_all.timer",
+        "fstrim.timer",
+    ):
         (rootfs / "etc/systemd/system" / unit).unlink(missing_ok=True)
         mask = rootfs / "etc/systemd/system" / unit
         mask.symlink_to("/dev/null")

@@ -7,12 +7,13 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Any
+
+from testinfra.host import Host
 
 from tools import checklist
 
 
-def curl_fetch(host: Any, base_url: str = "http://127.0.0.1") -> checklist.Fetch:
+def curl_fetch(host: Host, base_url: str = "http://127.0.0.1") -> checklist.Fetch:
     """A checklist.Fetch that runs curl inside the container, against its own nginx."""
 
     def fetch(method: str, path: str, body: dict[str, object] | None) -> checklist.Response:

@@ -6,10 +6,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from tools.testing import run_playbook
+from testinfra.host import Host
+
 from tools import checklist
+from tools.testing import run_playbook
 
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_CONFIG = "/etc/nginx/sites-available/webapp.conf"
@@ -65,9 +66,13 @@ def test_hashed_assets_are_immutable_and_index_is_not_cached(fetch: checklist.Fe
     assert "max-age=31536000" in asset.header("cache-control")
 
 
-def test_gunicorn_master_and_computed_workers(host: Any, run_in_host: Callable[[str], str]) -> None:
+def test_gunicorn_master_and_computed_workers(
+    host: Host, run_in_host: Callable[[str], str]
+) -> None:
     facts = host.ansible("setup", "gather_subset=hardware")["ansible_facts"]
-    expected = checklist.expected_workers(facts["ansible_processor_vcpus"], facts["ansible_memtotal_mb"])
+    expected = checklist.expected_workers(
+        facts["ansible_processor_vcpus"], facts["ansible_memtotal_mb"]
+    )
     result = checklist.check_gunicorn_processes(run_in_host, "webapp")
     assert result.passed, result.detail
     assert f"+ {expected} workers" in result.detail
@@ -77,7 +82,7 @@ def test_nginx_config_is_clean(run_in_host: Callable[[str], str]) -> None:
     assert checklist.check_nginx_config(run_in_host).passed
 
 
-def test_check_mode_on_a_converged_host_changes_nothing(host: Any) -> None:
+def test_check_mode_on_a_converged_host_changes_nothing(host: Host) -> None:
     name = host.backend.get_hostname()
     result = run_playbook(SCENARIO / "converge.yml", name, "--check", "--diff")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -87,7 +92,7 @@ def test_check_mode_on_a_converged_host_changes_nothing(host: Any) -> None:
 
 
 def test_broken_directive_fails_the_run_and_the_old_config_keeps_serving(
-    host: Any, fetch: checklist.Fetch
+    host: Host, fetch: checklist.Fetch
 ) -> None:
     name = host.backend.get_hostname()
     before = hashlib.sha256(host.file(SITE_CONFIG).content).hexdigest()

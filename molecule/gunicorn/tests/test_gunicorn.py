@@ -6,20 +6,21 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from testinfra.backend.base import CommandResult
+from testinfra.host import Host
 
 from tools import checklist
 
 SERVICE = "webapp"
 
 
-def bind_of(host: Any) -> str:
+def bind_of(host: Host) -> str:
     return str(host.ansible.get_variables().get("gunicorn_bind", "unix:/run/webapp/gunicorn.sock"))
 
 
-def api_get(host: Any, path: str) -> Any:
+def api_get(host: Host, path: str) -> CommandResult:
     bind = bind_of(host)
     if bind.startswith("unix:"):
         target = f"--unix-socket {bind.removeprefix('unix:')} http://localhost{path}"
@@ -28,32 +29,36 @@ def api_get(host: Any, path: str) -> Any:
     return host.run(f"curl -sS --max-time 10 -w '\\n%{{http_code}}' {target}")
 
 
-def test_socket_and_service_enabled_and_running(host: Any) -> None:
+def test_socket_and_service_enabled_and_running(host: Host) -> None:
     for unit in (f"{SERVICE}.socket", f"{SERVICE}.service"):
         assert host.service(unit).is_enabled, unit
         assert host.service(unit).is_running, unit
 
 
-def test_app_answers_on_the_socket(host: Any) -> None:
+def test_app_answers_on_the_socket(host: Host) -> None:
     result = api_get(host, "/api/health")
     body, _, status = result.stdout.rpartition("\n")
     assert status == "200", result.stdout + result.stderr
     assert json.loads(body)["status"] == "ok"
 
 
-def test_unix_socket_is_reachable_by_the_web_server_group_only(host: Any) -> None:
+def test_unix_socket_is_reachable_by_the_web_server_group_only(host: Host) -> None:
     bind = bind_of(host)
     if not bind.startswith("unix:"):
-        pytest.skip("this platform listens on TCP (host_vars); the other one checks the unix socket")
+        pytest.skip(
+            "this platform listens on TCP (host_vars); the other one checks the unix socket"
+        )
     socket = host.file(bind.removeprefix("unix:"))
     assert socket.is_socket
     assert socket.group == "www-data"
     assert socket.mode == 0o660
 
 
-def test_master_and_computed_workers(host: Any, run_in_host: Callable[[str], str]) -> None:
+def test_master_and_computed_workers(host: Host, run_in_host: Callable[[str], str]) -> None:
     facts = host.ansible("setup", "gather_subset=hardware")["ansible_facts"]
-    expected = checklist.expected_workers(facts["ansible_processor_vcpus"], facts["ansible_memtotal_mb"])
+    expected = checklist.expected_workers(
+        facts["ansible_processor_vcpus"], facts["ansible_memtotal_mb"]
+    )
     config = host.file("/etc/webapp/gunicorn.conf.py").content_string
     assert f"workers = {expected}\n" in config
     assert 'worker_class = "uvicorn_worker.UvicornWorker"' in config
@@ -61,12 +66,12 @@ def test_master_and_computed_workers(host: Any, run_in_host: Callable[[str], str
     assert result.passed, result.detail
 
 
-def test_runs_as_the_unprivileged_app_user(host: Any) -> None:
+def test_runs_as_the_unprivileged_app_user(host: Host) -> None:
     main_pid = host.check_output(f"systemctl show -p MainPID --value {SERVICE}.service")
     assert host.check_output(f"ps -o user= -p {main_pid}") == "webapp"
 
 
-def test_restart_policy_never_gives_up(host: Any) -> None:
+def test_restart_policy_never_gives_up(host: Host) -> None:
     props = host.check_output(
         f"systemctl show {SERVICE}.service -p Restart -p StartLimitIntervalUSec -p TimeoutStopUSec"
     )
@@ -77,14 +82,14 @@ def test_restart_policy_never_gives_up(host: Any) -> None:
     assert int(stop_timeout.group(1)) > 30, "stop timeout must exceed graceful_timeout (30 s)"
 
 
-def test_hardening_rated_2_5_or_better(host: Any) -> None:
+def test_hardening_rated_2_5_or_better(host: Host) -> None:
     output = host.check_output(f"systemd-analyze security --no-pager {SERVICE}.service")
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
     assert match is not None, output[-500:]
     assert float(match.group(1)) <= 2.5, output[-2000:]
 
 
-def test_master_killed_comes_back(host: Any) -> None:
+def test_master_killed_comes_back(host: Host) -> None:
     before = host.check_output(f"systemctl show -p MainPID --value {SERVICE}.service")
     host.run(f"kill -9 {before}")
     deadline = time.monotonic() + 15
@@ -98,7 +103,7 @@ def test_master_killed_comes_back(host: Any) -> None:
     assert api_get(host, "/api/health").stdout.endswith("200")
 
 
-def test_logs_go_to_the_journal_without_deprecation_warnings(host: Any) -> None:
+def test_logs_go_to_the_journal_without_deprecation_warnings(host: Host) -> None:
     journal = host.check_output(f"journalctl -u {SERVICE}.service --no-pager -o cat")
     assert "Booting worker" in journal
     assert "uvicorn.workers" not in journal

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from testinfra.host import Host
 
 APP_ROOT = "/opt/webapp"
 VENV = f"{APP_ROOT}/venv"
 ENV_FILE = "/etc/webapp/webapp.env"
 
 
-def test_uv_is_the_pinned_version_from_pypi(host: Any) -> None:
+def test_uv_is_the_pinned_version_from_pypi(host: Host) -> None:
     assert host.check_output("/usr/local/bin/uv --version").startswith("uv 0.13.9")
     assert host.file("/usr/local/bin/uv").linked_to == "/opt/uv/venv/bin/uv"
 
 
-def test_app_user_is_an_unprivileged_system_user(host: Any) -> None:
+def test_app_user_is_an_unprivileged_system_user(host: Host) -> None:
     user = host.user("webapp")
     assert user.exists
     assert user.uid < 1000
@@ -22,7 +22,7 @@ def test_app_user_is_an_unprivileged_system_user(host: Any) -> None:
     assert user.group == "webapp"
 
 
-def test_environment_uses_the_system_python_and_no_downloaded_one(host: Any) -> None:
+def test_environment_uses_the_system_python_and_no_downloaded_one(host: Host) -> None:
     pyvenv = host.file(f"{VENV}/pyvenv.cfg").content_string
     assert "home = /usr/bin" in pyvenv
     assert not host.file("/root/.local/share/uv/python").exists
@@ -31,21 +31,19 @@ def test_environment_uses_the_system_python_and_no_downloaded_one(host: Any) -> 
     assert version == system
 
 
-def test_locked_dependencies_installed_without_dev_group(host: Any) -> None:
+def test_locked_dependencies_installed_without_dev_group(host: Host) -> None:
     freeze = host.check_output(f"/usr/local/bin/uv pip list --python {VENV}/bin/python")
     for package in ("fastapi", "gunicorn", "uvicorn-worker", "pydantic"):
         assert package in freeze, package
     assert "pytest" not in freeze, "the dev group must not be installed"
 
 
-def test_bytecode_is_compiled(host: Any) -> None:
-    compiled = host.check_output(
-        f"find {VENV}/lib -path '*fastapi/__pycache__/*.pyc' | head -n 1"
-    )
+def test_bytecode_is_compiled(host: Host) -> None:
+    compiled = host.check_output(f"find {VENV}/lib -path '*fastapi/__pycache__/*.pyc' | head -n 1")
     assert compiled.endswith(".pyc")
 
 
-def test_app_user_can_import_the_app_but_not_change_it(host: Any) -> None:
+def test_app_user_can_import_the_app_but_not_change_it(host: Host) -> None:
     result = host.run(
         f"cd {APP_ROOT}/app && runuser -u webapp -- {VENV}/bin/python -c 'import app.main'"
     )
@@ -55,13 +53,13 @@ def test_app_user_can_import_the_app_but_not_change_it(host: Any) -> None:
     assert host.file(f"{APP_ROOT}/app").user == "root"
 
 
-def test_source_is_not_readable_by_others(host: Any) -> None:
+def test_source_is_not_readable_by_others(host: Host) -> None:
     app_dir = host.file(f"{APP_ROOT}/app")
     assert app_dir.mode & 0o007 == 0
     assert host.run("runuser -u nobody -- ls /opt/webapp/app").rc != 0
 
 
-def test_environment_file_is_private_to_root_and_the_app_group(host: Any) -> None:
+def test_environment_file_is_private_to_root_and_the_app_group(host: Host) -> None:
     env_file = host.file(ENV_FILE)
     assert env_file.user == "root"
     assert env_file.group == "webapp"
