@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-APP_MARKER = '<meta name="app" content="fullstack-webapp-example">'
+APP_MARKER = 'name="app" content="fullstack-webapp-example"'
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ IMAGE_PACKAGES = (
     "python3",
     "python3-apt",
     "ca-certificates",
+    "sudo",
     "curl",
     "iproute2",
     "procps",

@@ -42,10 +42,16 @@ def parse_http(raw: str) -> checklist.Response:
 def run_playbook(playbook: Path, limit: str, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run a real ansible-playbook against the scenario's inventory, as Molecule does."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    plain_output = {
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+    }
     return subprocess.run(
         ["ansible-playbook", "-i", str(inventory), "--limit", limit, str(playbook), *extra],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, **plain_output},
     )

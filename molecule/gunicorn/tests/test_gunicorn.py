@@ -103,7 +103,9 @@ def test_master_killed_comes_back(host: Host) -> None:
     assert api_get(host, "/api/health").stdout.endswith("200")
 
 
-def test_logs_go_to_the_journal_without_deprecation_warnings(host: Host) -> None:
+def test_no_deprecated_worker_module_in_use(host: Host) -> None:
+    config = host.file("/etc/webapp/gunicorn.conf.py").content_string
+    assert "uvicorn.workers" not in config
     journal = host.check_output(f"journalctl -u {SERVICE}.service --no-pager -o cat")
-    assert "Booting worker" in journal
     assert "uvicorn.workers" not in journal
+    assert "DeprecationWarning" not in journal

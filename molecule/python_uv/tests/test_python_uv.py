@@ -9,9 +9,26 @@ VENV = f"{APP_ROOT}/venv"
 ENV_FILE = "/etc/webapp/webapp.env"
 
 
-def test_uv_is_the_pinned_version_from_pypi(host: Host) -> None:
+def install_method(host: Host) -> str:
+    return str(host.ansible.get_variables().get("python_uv_install_method", "pypi"))
+
+
+def test_uv_is_the_pinned_version_installed_by_the_chosen_method(host: Host) -> None:
     assert host.check_output("/usr/local/bin/uv --version").startswith("uv 0.13.9")
-    assert host.file("/usr/local/bin/uv").linked_to == "/opt/uv/venv/bin/uv"
+    expected = {"pypi": "/opt/uv/venv/bin/uv", "controller": "/opt/uv/bin/uv"}[install_method(host)]
+    assert host.file("/usr/local/bin/uv").linked_to == expected
+    assert host.file(expected).user == "root"
+    assert host.file(expected).mode == 0o755
+
+
+def test_source_installed_from_a_directory_or_an_archive(host: Host) -> None:
+    for name in ("pyproject.toml", "uv.lock", "app/main.py"):
+        installed = host.file(f"{APP_ROOT}/app/{name}")
+        assert installed.exists, name
+        assert installed.user == "root"
+        assert installed.group == "webapp"
+        assert installed.mode & 0o027 == 0, f"{name} must not be group-writable or world-readable"
+    assert not host.file(f"{APP_ROOT}/app/__pycache__").exists
 
 
 def test_app_user_is_an_unprivileged_system_user(host: Host) -> None:

@@ -15,6 +15,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Respo
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
 from .items import build_items
@@ -36,6 +37,28 @@ from .settings import Settings, load_settings
 logger = logging.getLogger("app")
 
 _bearer = HTTPBearer(auto_error=False)
+
+
+class ServedByMiddleware:
+    """Adds ``X-Served-By: <hostname>/<pid>`` to every response, so operators and tests can
+    see which host and which Gunicorn worker answered. Pure ASGI: no per-request task."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.value = f"{socket.gethostname()}/{os.getpid()}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-served-by", self.value)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
+    app.add_middleware(ServedByMiddleware)
     if settings.cors_origins:
         # Development only (Vite dev server on another origin); in production nginx
         # serves the front end and /api on one origin, so no CORS is needed.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 from app.main import create_app
@@ -127,3 +128,9 @@ def test_cors_for_dev_server(monkeypatch: pytest.MonkeyPatch) -> None:
         assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
         other = client.get("/api/health", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_every_response_names_the_host_and_worker(client: TestClient) -> None:
+    expected = f"{socket.gethostname()}/{os.getpid()}"
+    assert client.get("/api/health").headers["x-served-by"] == expected
+    assert client.get("/api/nope").headers["x-served-by"] == expected

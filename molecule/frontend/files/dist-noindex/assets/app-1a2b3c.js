@@ -1,0 +1,1 @@
+// A build output without index.html: the role must refuse it.
