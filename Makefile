@@ -1,5 +1,5 @@
-# The two commands:  make demo  |  make test
-# Both bootstrap what they need: host packages and a Docker daemon (tools/hostprep.py),
+# The two commands:  make demo  |  make test     (benchmarks: make bench | make bench-ansible)
+# All of them bootstrap what they need: host packages and a Docker daemon (tools/hostprep.py),
 # the locked tool environment (uv, pyproject.toml + uv.lock) and the example app's build.
 
 UV_VERSION := 0.13.9
@@ -18,12 +18,22 @@ export FULLSTACK_EXTRA_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.cr
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections:$(CURDIR)/$(VENV)/lib/python3.11/site-packages
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test tools host app lint unit molecule clean
+.PHONY: demo test bench bench-ansible tools host app lint unit molecule clean
 
 demo: tools host app
 	$(PYTHON) -m tools.demo
 
 test: tools host app lint unit molecule
+
+# Seed recipe vs collection vs Gunicorn alone, under wrk, in one container:
+# benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".
+bench: tools host app
+	$(PYTHON) -m tools.bench http $(BENCH_ARGS)
+
+# site.yml's own run time (fresh, no change, back end, front end; 1, 2 and 4 hosts):
+# benchmarks/results/ansible-latest.{md,json}.
+bench-ansible: tools host app
+	$(PYTHON) -m tools.bench ansible $(BENCH_ARGS)
 
 $(UV):
 	python3 -m venv $(BOOTSTRAP)
@@ -58,5 +68,6 @@ molecule: tools host app
 	set -e; for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
 
 clean:
-	-docker rm -f fullstack-webapp-demo
+	-docker rm -f fullstack-webapp-demo fullstack-webapp-bench fullstack-webapp-bench-1 \
+		fullstack-webapp-bench-2 fullstack-webapp-bench-3 fullstack-webapp-bench-4
 	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist

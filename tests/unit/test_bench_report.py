@@ -1,0 +1,309 @@
+"""Unit tests for the pure parts of the benchmarks: wrk and recap parsing, medians,
+ratios, goals and the Markdown tables (tools/bench_report.py), and the source changes
+the Ansible benchmark makes between deploys (tools/bench.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import bench, bench_report
+from tools.bench_report import Sample, WrkResult
+
+WRK_PLAIN = """\
+Running 8s test @ http://127.0.0.1:80/api/health
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     8.93ms    3.21ms  45.67ms   75.00%
+    Req/Sec     3.61k   312.45     4.20k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%   10.20ms
+     90%   12.80ms
+     99%    1.02s
+  57563 requests in 8.01s, 10.43MB read
+  Socket errors: connect 1, read 2, write 3, timeout 4
+  Non-2xx or 3xx responses: 12
+Requests/sec:   7186.46
+Transfer/sec:      1.30MB
+"""
+
+SUMMARY = {
+    "requests": 57563,
+    "bytes": 10936970,
+    "duration_us": 8010000,
+    "p50_us": 812,
+    "p99_us": 1020345,
+    "connect": 0,
+    "read": 0,
+    "write": 0,
+    "timeout": 0,
+    "status": 0,
+}
+
+
+def result(rps: float, p99: float = 10.0, errors: int = 0, size: int = 1000) -> WrkResult:
+    return WrkResult(
+        requests=1000,
+        duration_s=1.0,
+        requests_per_s=rps,
+        p50_ms=p99 / 2,
+        p99_ms=p99,
+        bytes_read=size * 1000,
+        socket_errors=0,
+        non_2xx=errors,
+    )
+
+
+# --- wrk ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("812.00us", 0.812), ("8.93ms", 8.93), ("1.02s", 1020.0), ("2.00m", 120_000.0)],
+)
+def test_parse_duration_ms(text: str, ms: float) -> None:
+    assert bench_report.parse_duration_ms(text) == pytest.approx(ms)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512.00B", 512), ("1.50KB", 1536), ("10.43MB", 10936648)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert bench_report.parse_size(text) == size
+
+
+@pytest.mark.parametrize("bad", ["", "8.93 parsecs", "ms", "1,000B"])
+def test_parse_units_refuse_garbage(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a wrk"):
+        bench_report.parse_duration_ms(bad)
+    with pytest.raises(ValueError, match="not a wrk"):
+        bench_report.parse_size(bad)
+
+
+def test_parse_wrk_report() -> None:
+    parsed = bench_report.parse_wrk(WRK_PLAIN)
+    assert parsed.requests == 57563
+    assert parsed.duration_s == pytest.approx(8.01)
+    assert parsed.requests_per_s == pytest.approx(7186.46)
+    assert parsed.p50_ms == pytest.approx(0.812)
+    assert parsed.p99_ms == pytest.approx(1020.0)
+    assert parsed.bytes_read == 10936648
+    assert parsed.socket_errors == 10
+    assert parsed.non_2xx == 12
+    assert parsed.errors == 22
+    assert parsed.bytes_per_request == pytest.approx(10936648 / 57563)
+
+
+def test_parse_wrk_without_errors_has_zero_errors() -> None:
+    text = "\n".join(
+        line
+        for line in WRK_PLAIN.splitlines()
+        if "Socket errors" not in line and "Non-2xx" not in line
+    )
+    assert bench_report.parse_wrk(text).errors == 0
+
+
+def test_parse_wrk_prefers_the_exact_summary_line() -> None:
+    text = WRK_PLAIN + bench_report.SUMMARY_MARKER + json.dumps(SUMMARY) + "\n"
+    parsed = bench_report.parse_wrk(text)
+    assert parsed.bytes_read == 10936970
+    assert parsed.requests_per_s == pytest.approx(57563 / 8.01)
+    assert parsed.p99_ms == pytest.approx(1020.345)
+    assert parsed.errors == 0
+
+
+def test_parse_wrk_without_a_report_fails() -> None:
+    with pytest.raises(ValueError, match="no wrk report"):
+        bench_report.parse_wrk("unable to connect to 127.0.0.1:80 Connection refused\n")
+
+
+def test_parse_wrk_needs_the_latency_distribution() -> None:
+    head, _, tail = WRK_PLAIN.partition("  Latency Distribution\n")
+    without = head + tail.split("\n", 4)[4]
+    with pytest.raises(ValueError, match="--latency"):
+        bench_report.parse_wrk(without)
+
+
+# --- medians, ratios and goals -----------------------------------------------------------
+
+
+def test_median_and_ratio() -> None:
+    assert bench_report.median([3.0, 1.0, 2.0]) == 2.0
+    assert bench_report.median([1.0, 2.0, 3.0, 10.0]) == 2.5
+    with pytest.raises(ValueError, match="no values"):
+        bench_report.median([])
+    assert bench_report.ratio(9.0, 10.0) == pytest.approx(0.9)
+    assert bench_report.ratio(1.0, 0.0) is None
+
+
+def test_summarize_takes_medians_and_sums_errors() -> None:
+    samples = [
+        Sample(1, "seed", "health", result(100.0, p99=30.0, errors=1)),
+        Sample(2, "seed", "health", result(300.0, p99=10.0)),
+        Sample(3, "seed", "health", result(200.0, p99=20.0, errors=2)),
+        Sample(1, "collection", "health", result(500.0)),
+    ]
+    summaries = bench_report.summarize(samples)
+    seed = summaries[("seed", "health")]
+    assert seed.rounds == 3
+    assert seed.requests_per_s == 200.0
+    assert seed.p99_ms == 20.0
+    assert seed.errors == 3
+    assert seed.bytes_per_request == 1000.0
+    assert summaries[("collection", "health")].rounds == 1
+
+
+def _summaries(
+    seed: float, coll: float, direct: float, *, coll_p99: float = 5.0, errors: int = 0
+) -> dict[tuple[str, str], bench_report.Summary]:
+    samples = [
+        Sample(1, "seed", "health", result(seed, p99=10.0)),
+        Sample(1, "collection", "health", result(coll, p99=coll_p99, errors=errors)),
+        Sample(1, "direct", "health", result(direct)),
+        Sample(1, "seed", "index", result(1000.0)),
+        Sample(1, "collection", "index", result(999.0)),
+    ]
+    return bench_report.summarize(samples)
+
+
+SPECS = [
+    bench_report.EndpointSpec("health", "/api/health", api=True),
+    bench_report.EndpointSpec("index", "/", api=False),
+]
+
+
+def test_http_targets_all_met_for_the_api() -> None:
+    targets = bench_report.http_targets(_summaries(100.0, 190.0, 200.0), SPECS)
+    by_name = {t.name: t for t in targets}
+    assert by_name["/api/health: collection / seed"].met
+    assert by_name["/api/health: collection / seed"].measured == "1.90x"
+    assert by_name["/api/health: collection / direct"].met
+    assert by_name["/api/health: collection errors"].met
+    assert by_name["/api/health: collection p99 vs seed p99"].met
+    assert not by_name["/: collection / seed"].met  # 999 < 1000
+
+
+def test_http_targets_missed() -> None:
+    targets = bench_report.http_targets(
+        _summaries(100.0, 170.0, 200.0, coll_p99=11.0, errors=1), SPECS
+    )
+    missed = {t.name for t in targets if not t.met}
+    assert missed == {
+        "/api/health: collection / seed",
+        "/api/health: collection / direct",
+        "/api/health: collection errors",
+        "/api/health: collection p99 vs seed p99",
+        "/: collection / seed",
+    }
+
+
+def test_http_markdown_has_the_ratio_table() -> None:
+    summaries = _summaries(100.0, 190.0, 200.0)
+    targets = bench_report.http_targets(summaries, SPECS)
+    text = bench_report.http_markdown(summaries, SPECS, targets, {"date": "2026-01-01"})
+    assert "- **date**: 2026-01-01" in text
+    assert "| `/api/health` | 100 | 190 | 200 | 1.90x | 0.95x |" in text
+    assert "| `/` | 1,000 | 999 | - | 1.00x | - |" in text
+    assert "| `/api/health` | direct | 200 | 5.00 | 10.00 | 0 | 1,000 |" in text
+    assert "| /: collection / seed | 1.00x | >= 1.0x | **no** |" in text
+
+
+# --- Ansible -----------------------------------------------------------------------------
+
+_COUNTS = "unreachable=0    failed=0    skipped={}   rescued=0    ignored=0"
+RECAP = (
+    "PLAY RECAP ****************************************************************\n"
+    "fullstack-webapp-bench-1   : ok=81   changed=0    " + _COUNTS.format(25) + "\n"
+    "\x1b[0;33mfullstack-webapp-bench-2\x1b[0m   : \x1b[0;32mok=80\x1b[0m   "
+    "\x1b[0;33mchanged=2\x1b[0m    " + _COUNTS.format(26) + "\n"
+    "\n"
+    "TASKS RECAP ***************************************************************\n"
+    "Sunday 29 November 2026  03:21:59 +0000 (0:00:00.855)       0:00:56.228 *******\n"
+    "===========================================================================\n"
+    "fullstack.webapp.python_uv : Copy the application source directory ----- 13.85s\n"
+    "fullstack.webapp.frontend : Copy the files of the dist ------------------ 3.75s\n"
+    "Gathering Facts --------------------------------------------------------- 1.68s\n"
+)
+
+
+def test_parse_recap_with_and_without_colours() -> None:
+    recaps = bench_report.parse_recap(RECAP)
+    assert set(recaps) == {"fullstack-webapp-bench-1", "fullstack-webapp-bench-2"}
+    assert recaps["fullstack-webapp-bench-1"].ok == 81
+    assert recaps["fullstack-webapp-bench-1"].skipped == 25
+    assert recaps["fullstack-webapp-bench-2"].changed == 2
+
+
+def test_parse_profile_tasks() -> None:
+    assert bench_report.parse_profile_tasks(RECAP, limit=2) == [
+        ("fullstack.webapp.python_uv : Copy the application source directory", 13.85),
+        ("fullstack.webapp.frontend : Copy the files of the dist", 3.75),
+    ]
+    assert bench_report.parse_profile_tasks("no recap here") == []
+
+
+def test_ansible_run_sums_over_hosts_and_needs_every_host() -> None:
+    hosts = ["fullstack-webapp-bench-1", "fullstack-webapp-bench-2"]
+    run = bench_report.ansible_run("no-change re-run", hosts, 12.5, RECAP)
+    assert (run.hosts, run.tasks_ok, run.changed, run.skipped) == (2, 161, 2, 51)
+    assert run.slowest[0][1] == 13.85
+    with pytest.raises(ValueError, match="fullstack-webapp-bench-3"):
+        bench_report.ansible_run("x", [*hosts, "fullstack-webapp-bench-3"], 1.0, RECAP)
+
+
+def _run(name: str, seconds: float) -> bench_report.AnsibleRun:
+    return bench_report.AnsibleRun(name, 1, seconds, 10, 0, 0)
+
+
+def test_ansible_targets() -> None:
+    runs = {
+        run.name: run
+        for run in (
+            _run("fresh converge, 1 host", 60.0),
+            _run("no-change re-run", 14.9),
+            _run("back-end-only redeploy", 30.0),
+            _run("front-end-only redeploy", 9.0),
+            _run("fresh converge, 4 hosts", 89.0),
+        )
+    }
+    targets = {t.name: t for t in bench_report.ansible_targets(runs)}
+    assert targets["no-change re-run"].met
+    assert not targets["back-end-only redeploy"].met  # strictly under 30 s
+    assert targets["front-end-only redeploy"].met
+    assert targets["4 hosts / 1 host (fresh converge)"].measured == "1.48x"
+    assert targets["4 hosts / 1 host (fresh converge)"].met
+    text = bench_report.ansible_markdown(list(runs.values()), list(targets.values()), {})
+    assert "| no-change re-run | 1 | 14.9 | 10 | 0 | 0 | - |" in text
+
+
+# --- the sources the Ansible benchmark changes between deploys ----------------------------
+
+
+def test_change_frontend_makes_a_new_bundle_and_index(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "index-OLD.js").write_text("console.log('/api')\n")
+    (tmp_path / "index.html").write_text(
+        '<script type="module" crossorigin src="/assets/index-OLD.js"></script>\n'
+    )
+    script = bench.change_frontend(tmp_path, "b42")
+    assert script == "/assets/index-b42.js"
+    assert not (tmp_path / "assets" / "index-OLD.js").exists()
+    assert "build b42" in (tmp_path / "assets" / "index-b42.js").read_text()
+    assert 'src="/assets/index-b42.js"' in (tmp_path / "index.html").read_text()
+
+
+def test_change_backend_writes_a_version_file(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    bench.change_backend(tmp_path, "b42")
+    assert 'BUILD_ID = "b42"' in (tmp_path / "app" / "build_info.py").read_text()
+
+
+def test_endpoints_cover_the_api_the_spa_and_the_asset_both_ways() -> None:
+    points = bench.endpoints("/assets/index-X.js")
+    assert [e.path for e in points if e.api] == ["/api/health", "/api/items"]
+    assert [e.path for e in points if not e.api] == ["/", "/dashboard", "/assets/index-X.js",
+                                                     "/assets/index-X.js"]  # fmt: skip
+    assert [e.gzip for e in points].count(True) == 1
