@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import subprocess
@@ -217,12 +218,43 @@ def write_inventory(path: Path, hosts: Sequence[str], backend: Path, dist: Path)
     return path
 
 
-def run_site(inventory: Path, *, profile: bool = True) -> tuple[float, str]:
-    """ansible-playbook site.yml; returns the wall time and the whole output."""
+def container_cpu_s(name: str) -> float:
+    """CPU seconds used so far inside a container (cgroup v1 or v2), 0 when unknown."""
+    cid = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not cid:
+        return 0.0
+    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    for v2 in (
+        Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat"),
+        Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+    ):
+        if v2.exists():
+            for line in v2.read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+    return 0.0
+
+
+@dataclass(frozen=True)
+class SiteRun:
+    seconds: float
+    output: str
+    controller_cpu_s: float
+    hosts_cpu_s: float
+
+
+def run_site(inventory: Path, hosts: Sequence[str] = (), *, profile: bool = True) -> SiteRun:
+    """ansible-playbook site.yml: its wall time, output and the CPU it used."""
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     if profile:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
         env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "10"
+    hosts_before = sum(container_cpu_s(host) for host in hosts)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), "site.yml"],
@@ -233,10 +265,15 @@ def run_site(inventory: Path, *, profile: bool = True) -> tuple[float, str]:
         check=False,
     )
     seconds = time.monotonic() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hosts_cpu = sum(container_cpu_s(host) for host in hosts) - hosts_before
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RuntimeError(f"site.yml failed (exit {result.returncode}):\n{output[-6000:]}")
-    return seconds, output
+    controller_cpu = (children.ru_utime + children.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
+    return SiteRun(seconds, output, controller_cpu, hosts_cpu)
 
 
 # --- context for the reports -------------------------------------------------------------
@@ -358,8 +395,8 @@ class HttpBench:
             ROOT / "examples/app/frontend/dist",
         )
         log("deploying the collection with site.yml (role defaults)")
-        seconds, _ = run_site(inventory, profile=False)
-        log(f"site.yml converged in {seconds:.0f} s")
+        site = run_site(inventory, profile=False)
+        log(f"site.yml converged in {site.seconds:.0f} s")
         log("installing wrk (Debian) and the seed's recipe beside the collection")
         self.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
         write_file(self.c, LUA_PATH, WRK_LUA)
@@ -611,10 +648,21 @@ def ansible_bench(args: argparse.Namespace) -> int:
         inventory = write_inventory(WORK / f"ansible-{len(hosts)}.yml", hosts, backend, dist)
         log(f"{name}: site.yml on {len(hosts)} host(s)")
         loads.append(load_snapshot())
-        seconds, output = run_site(inventory)
-        run = report.ansible_run(name, hosts, seconds, output)
+        site = run_site(inventory, hosts)
+        run = report.ansible_run(
+            name,
+            hosts,
+            site.seconds,
+            site.output,
+            controller_cpu_s=round(site.controller_cpu_s, 2),
+            hosts_cpu_s=round(site.hosts_cpu_s, 2),
+        )
         runs.append(run)
-        log(f"  {seconds:.1f} s, ok={run.tasks_ok} changed={run.changed} skipped={run.skipped}")
+        log(
+            f"  {run.seconds:.1f} s (CPU {run.controller_cpu_s:.1f} s controller + "
+            f"{run.hosts_cpu_s:.1f} s hosts), ok={run.tasks_ok} changed={run.changed} "
+            f"skipped={run.skipped}"
+        )
         for task, task_s in run.slowest[:3]:
             log(f"    {task_s:5.1f} s  {task}")
         return run

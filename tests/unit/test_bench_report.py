@@ -276,7 +276,7 @@ def test_ansible_targets() -> None:
     assert targets["4 hosts / 1 host (fresh converge)"].measured == "1.48x"
     assert targets["4 hosts / 1 host (fresh converge)"].met
     text = bench_report.ansible_markdown(list(runs.values()), list(targets.values()), {})
-    assert "| no-change re-run | 1 | 14.9 | 10 | 0 | 0 | - |" in text
+    assert "| no-change re-run | 1 | 14.9 | 0.0 + 0.0 | 10 | 0 | 0 | - |" in text
 
 
 # --- the sources the Ansible benchmark changes between deploys ----------------------------

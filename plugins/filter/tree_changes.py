@@ -1,0 +1,167 @@
+# Copyright: fullstack.webapp maintainers
+# MIT License (see galaxy.yml)
+"""The tree_changes filter: which files of a source tree a host lacks or holds differently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+DOCUMENTATION = r"""
+---
+name: tree_changes
+short_description: Files and directories of a source tree that differ on the host
+version_added: 0.1.0
+description:
+  - Compares two results of M(ansible.builtin.find) (C(recurse), C(file_type=any),
+    C(hidden), C(get_checksum)) - one of the source tree on the controller, one of the
+    installed tree on the host - and returns what must be created or copied so that the
+    host matches the source - directories missing or with another mode, owner or group,
+    and files missing or with another checksum, mode, owner or group.
+  - Two module runs (one find on each side) then replace one remote stat per file,
+    which is what a directory M(ansible.builtin.copy) costs on every run.
+  - Files on the host that the source does not have are not reported (the roles leave
+    them in place). A symbolic link in the source has no checksum and is always
+    reported, so M(ansible.builtin.copy) decides.
+positional: _input, installed, src, dest, file_mode, dir_mode, owner, group
+options:
+  _input:
+    description: The registered result of M(ansible.builtin.find) on the source tree.
+    type: dict
+    required: true
+  installed:
+    description:
+      - The registered result of M(ansible.builtin.find) on the installed tree; a
+        skipped or failed result counts as an empty tree.
+    type: dict
+    required: true
+  src:
+    description: The directory the first find searched.
+    type: path
+    required: true
+  dest:
+    description: The directory the second find searched.
+    type: path
+    required: true
+  file_mode:
+    description: The octal mode every file must have, for example C("0644").
+    type: str
+    required: true
+  dir_mode:
+    description: The octal mode every directory must have, for example C("0755").
+    type: str
+    required: true
+  owner:
+    description: The owner every file and directory must have (a name or a uid).
+    type: str
+    required: true
+  group:
+    description: The group every file and directory must have (a name or a gid).
+    type: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Copy only the files of the dist that differ
+  ansible.builtin.copy:
+    src: "{{ dist }}/{{ item }}"
+    dest: "/var/www/app/{{ item }}"
+    mode: "0644"
+  loop: "{{ (local_tree | fullstack.webapp.tree_changes(host_tree, dist, '/var/www/app',
+            '0644', '0755', 'root', 'root')).files }}"
+"""
+
+RETURN = r"""
+_value:
+  description: What differs, as paths relative to O(src) and O(dest).
+  type: dict
+  contains:
+    directories:
+      description: Directories to create or fix, parents before their children.
+      type: list
+      elements: str
+    files:
+      description: Files to copy, sorted.
+      type: list
+      elements: str
+    unchanged:
+      description: How many files and directories already match.
+      type: int
+"""
+
+
+def _relative(path: str, root: str) -> str | None:
+    root = root.rstrip("/")
+    if not path.startswith(root + "/"):
+        return None
+    relative = path[len(root) + 1 :].strip("/")
+    return relative or None
+
+
+def _is(entry: Mapping[str, Any], wanted: str, kind: str) -> bool:
+    """Whether the uid/gid or name of ``entry`` matches ``wanted`` (a name or a number)."""
+    if wanted.isdigit():
+        return str(entry.get("uid" if kind == "owner" else "gid")) == wanted
+    return entry.get("pw_name" if kind == "owner" else "gr_name") == wanted
+
+
+def _attributes_match(entry: Mapping[str, Any], mode: str, owner: str, group: str) -> bool:
+    try:
+        same_mode = int(str(entry.get("mode", "")), 8) == int(mode, 8)
+    except ValueError:
+        return False
+    return same_mode and _is(entry, owner, "owner") and _is(entry, group, "group")
+
+
+def tree_changes(
+    source: Mapping[str, Any],
+    installed: Mapping[str, Any],
+    src: str,
+    dest: str,
+    file_mode: str,
+    dir_mode: str,
+    owner: str,
+    group: str,
+) -> dict[str, Any]:
+    owner, group = str(owner), str(group)
+    on_host: dict[str, Mapping[str, Any]] = {}
+    for entry in installed.get("files") or []:
+        relative = _relative(str(entry.get("path", "")), dest)
+        if relative is not None:
+            on_host[relative] = entry
+
+    wanted: dict[str, Mapping[str, Any]] = {}
+    for entry in source.get("files") or []:
+        relative = _relative(str(entry.get("path", "")), src)
+        if relative is not None:
+            wanted[relative] = entry
+    # A link to a directory (find follows it) is a directory: something lies below it.
+    parents = {relative.rpartition("/")[0] for relative in wanted}
+
+    directories: list[str] = []
+    files: list[str] = []
+    unchanged = 0
+    for relative, entry in wanted.items():
+        have = on_host.get(relative)
+        if entry.get("isdir") or (entry.get("islnk") and relative in parents):
+            if have and have.get("isdir") and _attributes_match(have, dir_mode, owner, group):
+                unchanged += 1
+            else:
+                directories.append(relative)
+            continue
+        if (
+            have is not None
+            and have.get("isreg")
+            and entry.get("checksum") is not None
+            and have.get("checksum") == entry.get("checksum")
+            and _attributes_match(have, file_mode, owner, group)
+        ):
+            unchanged += 1
+        else:
+            files.append(relative)
+    return {"directories": sorted(directories), "files": sorted(files), "unchanged": unchanged}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"tree_changes": tree_changes}
