@@ -6,6 +6,8 @@ import json
 import os
 import shlex
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from testinfra.host import Host
@@ -55,3 +57,29 @@ def run_playbook(playbook: Path, limit: str, *extra: str) -> subprocess.Complete
         check=False,
         env={**os.environ, **plain_output},
     )
+
+
+def http_status(
+    host: Host, path: str, base_url: str = "http://127.0.0.1", max_time_s: float = 10
+) -> int:
+    """Status of one GET through the container's own gateway; 0 when nothing answered."""
+    argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", str(max_time_s)]
+    result = host.run(shlex.join([*argv, base_url + path]))
+    code = result.stdout.strip()
+    return int(code) if code.isdigit() else 0
+
+
+def main_pid(host: Host, unit: str) -> int:
+    """systemd's MainPID of a unit (0 when it has no running main process)."""
+    return int(host.check_output(f"systemctl show --property=MainPID --value {shlex.quote(unit)}"))
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.2) -> float:
+    """Seconds until condition() held; raises TimeoutError after timeout_s."""
+    started = time.monotonic()
+    while True:
+        if condition():
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"not true after {timeout_s} s: {condition.__doc__ or condition}")
+        time.sleep(interval_s)

@@ -1,0 +1,50 @@
+"""Bad input is refused, naming the variable, before anything on the host changes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from testinfra.host import Host
+
+from tools.testing import run_playbook
+
+SCENARIO = Path(__file__).resolve().parent.parent
+CASES = 11
+
+# What a run may change: the gateway's, the app's and the units' files, the web root, the
+# log rotation and journal settings, and the running processes (their MainPIDs).
+WATCHED = (
+    "/etc/nginx /etc/webapp /var/www/webapp /etc/logrotate.d /etc/systemd/journald.conf.d "
+    "/etc/systemd/system/nginx.service.d /etc/systemd/system/webapp.*"
+)
+
+
+def fingerprint(host: Host) -> str:
+    return str(
+        host.check_output(
+            f"find {WATCHED} -printf '%y %m %u:%g %p %l\\n' | sort; "
+            f"find {WATCHED} -type f -exec sha256sum {{}} + | sort; "
+            "systemctl show --property=Id --property=MainPID nginx.service webapp.service"
+        )
+    )
+
+
+def test_bad_variables_are_refused_naming_them_and_change_nothing(host: Host) -> None:
+    before = fingerprint(host)
+    assert re.search(r"MainPID=[1-9]", before), before
+    name = host.backend.get_hostname()
+    result = run_playbook(SCENARIO / "invalid_input.yml", name)
+    output = result.stdout + result.stderr
+    shown = output.rfind('"resilience_refusals": {')
+    if shown >= 0:
+        refusals, _ = json.JSONDecoder().raw_decode(output, shown + len('"resilience_refusals": '))
+        for case, message in refusals.items():
+            print(f"{case}: {message}")
+    assert result.returncode == 0, output[-6000:]
+    recap = re.search(rf"{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+).*?rescued=(\d+)", output)
+    assert recap is not None, output[-2000:]
+    assert recap.group(2) == str(CASES), f"{recap.group(2)} of {CASES} cases were refused"
+    assert recap.group(1) == "0", output[-6000:]
+    assert fingerprint(host) == before
