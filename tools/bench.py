@@ -247,7 +247,13 @@ class SiteRun:
     hosts_cpu_s: float
 
 
-def run_site(inventory: Path, hosts: Sequence[str] = (), *, profile: bool = True) -> SiteRun:
+def run_site(
+    inventory: Path,
+    hosts: Sequence[str] = (),
+    *,
+    profile: bool = True,
+    extra_vars: Sequence[str] = (),
+) -> SiteRun:
     """ansible-playbook site.yml: its wall time, output and the CPU it used."""
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     if profile:
@@ -257,7 +263,8 @@ def run_site(inventory: Path, hosts: Sequence[str] = (), *, profile: bool = True
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "site.yml"],
+        ["ansible-playbook", "-i", str(inventory), "site.yml"]
+        + [arg for value in extra_vars for arg in ("-e", value)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -395,7 +402,7 @@ class HttpBench:
             ROOT / "examples/app/frontend/dist",
         )
         log("deploying the collection with site.yml (role defaults)")
-        site = run_site(inventory, profile=False)
+        site = run_site(inventory, profile=False, extra_vars=self.args.extra_vars)
         log(f"site.yml converged in {site.seconds:.0f} s")
         log("installing wrk (Debian) and the seed's recipe beside the collection")
         self.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
@@ -534,6 +541,11 @@ class HttpBench:
                 f"interleaved ({' -> '.join(self.args.setups)})"
             ),
             "workers": ", ".join(f"{k} {v}" for k, v in workers.items()),
+            **(
+                {"site.yml extra vars": " ".join(self.args.extra_vars)}
+                if self.args.extra_vars
+                else {}
+            ),
             "asset bytes": (
                 f"{asset}: {gzip_bytes['identity']:,} B without compression, "
                 f"{gzip_bytes['gzip']:,} B with Accept-Encoding: gzip (collection, body only)"
@@ -555,6 +567,7 @@ class HttpBench:
                 "setups": list(self.args.setups),
                 "container": self.c,
                 "image": IMAGE,
+                "site_extra_vars": list(self.args.extra_vars),
             },
             "endpoints": [
                 {"key": e.key, "label": e.label, "path": e.path, "api": e.api, "gzip": e.gzip}
@@ -749,6 +762,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     http.add_argument("--keep", action="store_true", help="leave the container running")
     http.add_argument(
         "--reuse", action="store_true", help="converge a running container instead of a fresh one"
+    )
+    http.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        help="passed to site.yml for experiments (the collection is then not its defaults)",
     )
     ans = sub.add_parser("ansible", help="site.yml's own run time (make bench-ansible)")
     ans.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4])

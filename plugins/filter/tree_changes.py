@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ description:
   - Files on the host that the source does not have are not reported (the roles leave
     them in place). A symbolic link in the source has no checksum and is always
     reported, so M(ansible.builtin.copy) decides.
-positional: _input, installed, src, dest, file_mode, dir_mode, owner, group
+positional: _input, installed, src, dest, file_mode, dir_mode, owner, group, executable_mode
 options:
   _input:
     description: The registered result of M(ansible.builtin.find) on the source tree.
@@ -59,6 +60,11 @@ options:
     description: The group every file and directory must have (a name or a gid).
     type: str
     required: true
+  executable_mode:
+    description:
+      - The octal mode of a file that is executable (C(u+x)) in the source; left out,
+        such a file must have O(file_mode) like any other.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -87,11 +93,23 @@ _value:
     unchanged:
       description: How many files and directories already match.
       type: int
+    executables:
+      description: The files of RV(_value.files) that are executable in the source.
+      type: list
+      elements: str
+    archive_mode:
+      description:
+        - A symbolic mode (for example C(u=rwX,g=rX,o=)) that gives O(dir_mode) to a
+          directory, O(file_mode) to a file and O(executable_mode) to an executable one,
+          for M(ansible.builtin.unarchive) (which also applies it to the top directories
+          of what it unpacks); an empty string when no symbolic mode does all of that.
+      type: str
 """
 
 
 def _relative(path: str, root: str) -> str | None:
-    root = root.rstrip("/")
+    # ansible.builtin.find reports normalised paths ("a/../b" -> "b"): so is the root.
+    root = os.path.normpath(root).rstrip("/")
     if not path.startswith(root + "/"):
         return None
     relative = path[len(root) + 1 :].strip("/")
@@ -113,6 +131,26 @@ def _attributes_match(entry: Mapping[str, Any], mode: str, owner: str, group: st
     return same_mode and _is(entry, owner, "owner") and _is(entry, group, "group")
 
 
+def archive_mode(file_mode: str, dir_mode: str, executable_mode: str | None = None) -> str:
+    """The symbolic mode that turns into dir_mode on a directory, file_mode on a plain file
+    and executable_mode on an executable one ('' when there is none)."""
+    try:
+        fmode, dmode = int(str(file_mode), 8), int(str(dir_mode), 8)
+        xmode = None if executable_mode is None else int(str(executable_mode), 8)
+    except ValueError:
+        return ""
+    if fmode & 0o7111 or dmode & 0o7000 or (fmode | (dmode & 0o111)) != dmode:
+        return ""
+    if xmode is not None and xmode != dmode:
+        return ""
+    parts = []
+    for who, shift in (("u", 6), ("g", 3), ("o", 0)):
+        bits = (dmode >> shift) & 0o7
+        perms = ("r" if bits & 4 else "") + ("w" if bits & 2 else "") + ("X" if bits & 1 else "")
+        parts.append(f"{who}={perms}")
+    return ",".join(parts)
+
+
 def tree_changes(
     source: Mapping[str, Any],
     installed: Mapping[str, Any],
@@ -122,6 +160,7 @@ def tree_changes(
     dir_mode: str,
     owner: str,
     group: str,
+    executable_mode: str | None = None,
 ) -> dict[str, Any]:
     owner, group = str(owner), str(group)
     on_host: dict[str, Mapping[str, Any]] = {}
@@ -140,6 +179,7 @@ def tree_changes(
 
     directories: list[str] = []
     files: list[str] = []
+    executables: list[str] = []
     unchanged = 0
     for relative, entry in wanted.items():
         have = on_host.get(relative)
@@ -149,17 +189,28 @@ def tree_changes(
             else:
                 directories.append(relative)
             continue
+        wanted_mode = file_mode
+        if entry.get("xusr") and executable_mode is not None:
+            wanted_mode = executable_mode
         if (
             have is not None
             and have.get("isreg")
             and entry.get("checksum") is not None
             and have.get("checksum") == entry.get("checksum")
-            and _attributes_match(have, file_mode, owner, group)
+            and _attributes_match(have, wanted_mode, owner, group)
         ):
             unchanged += 1
-        else:
-            files.append(relative)
-    return {"directories": sorted(directories), "files": sorted(files), "unchanged": unchanged}
+            continue
+        files.append(relative)
+        if entry.get("xusr"):
+            executables.append(relative)
+    return {
+        "directories": sorted(directories),
+        "files": sorted(files),
+        "unchanged": unchanged,
+        "executables": sorted(executables),
+        "archive_mode": archive_mode(file_mode, dir_mode, executable_mode),
+    }
 
 
 class FilterModule:

@@ -47,6 +47,9 @@ def find(root: Path) -> dict[str, Any]:
             "isdir": stat.S_ISDIR(st.st_mode),
             "isreg": stat.S_ISREG(st.st_mode),
             "islnk": stat.S_ISLNK(st.st_mode),
+            "xusr": bool(st.st_mode & stat.S_IXUSR),
+            "size": st.st_size,
+            "mtime": st.st_mtime,
             "uid": st.st_uid,
             "gid": st.st_gid,
             "pw_name": pwd.getpwuid(st.st_uid).pw_name,
@@ -80,7 +83,10 @@ def changes(src: Path, dest: Path, **overrides: str) -> dict[str, Any]:
 
 def test_identical_trees_have_no_changes(trees: tuple[Path, Path]) -> None:
     src, dest = trees
-    assert changes(src, dest) == {"directories": [], "files": [], "unchanged": 5}
+    result = changes(src, dest)
+    assert (result["directories"], result["files"], result["unchanged"]) == ([], [], 5)
+    assert result["executables"] == []
+    assert result["archive_mode"] == "u=rwX,g=rX,o=rX"
 
 
 def test_an_empty_host_needs_everything_parents_first(trees: tuple[Path, Path]) -> None:
@@ -151,8 +157,143 @@ def test_a_linked_directory_is_a_directory(tmp_path: Path) -> None:
         ]
     }
     result = tc.tree_changes(source, {"files": []}, "/s/", "/d", "0644", "0755", "root", "root")
-    assert result == {"directories": ["static"], "files": ["static/a.css"], "unchanged": 0}
+    assert result["directories"] == ["static"]
+    assert result["files"] == ["static/a.css"]
+
+
+def test_roots_with_dot_dot_are_normalised_like_find_does(trees: tuple[Path, Path]) -> None:
+    """find reports /x/y/../src/f as /x/src/f: a root given with '..' must still match."""
+    src, dest = trees
+    (dest / "index.html").write_text("changed")
+    detour_src = f"{src.parent}/nowhere/../{src.name}/"
+    detour_dest = f"{dest.parent}/./{dest.name}"
+    result = tc.tree_changes(
+        find(src), find(dest), detour_src, detour_dest, "0644", "0755", ME, MY_GROUP
+    )
+    assert result["files"] == ["index.html"]
+    assert result["unchanged"] == 4
 
 
 def test_the_filter_is_registered() -> None:
     assert tc.FilterModule().filters()["tree_changes"] is tc.tree_changes
+
+
+def test_executable_files_keep_their_x_when_asked(trees: tuple[Path, Path]) -> None:
+    src, dest = trees
+    (src / "assets" / "run.sh").write_text("#!/bin/sh\n")
+    (src / "assets" / "run.sh").chmod(0o755)
+    (dest / "assets" / "run.sh").write_text("#!/bin/sh\n")
+    (dest / "assets" / "run.sh").chmod(0o755)
+    plain = changes(src, dest)
+    assert plain["files"] == ["assets/run.sh"]  # 0755 is not file_mode 0644
+    assert plain["executables"] == ["assets/run.sh"]
+    kept = changes(src, dest, executable_mode="0755")
+    assert kept["files"] == []
+    assert kept["executables"] == []
+    (dest / "assets" / "run.sh").chmod(0o644)
+    assert changes(src, dest, executable_mode="0755")["files"] == ["assets/run.sh"]
+
+
+@pytest.mark.parametrize(
+    ("file_mode", "dir_mode", "executable_mode", "expected"),
+    [
+        ("0644", "0755", None, "u=rwX,g=rX,o=rX"),
+        ("0640", "0750", "0750", "u=rwX,g=rX,o="),
+        ("0600", "0700", None, "u=rwX,g=,o="),
+        ("0600", "0755", None, ""),  # a directory's r for others that files lack
+        ("0755", "0755", None, ""),  # files with x: X cannot tell them from the others
+        ("0640", "0750", "0700", ""),  # X gives executables the directories' x
+        ("0644", "02755", None, ""),
+        ("rw", "0755", None, ""),
+    ],
+)
+def test_archive_mode(
+    file_mode: str, dir_mode: str, executable_mode: str | None, expected: str
+) -> None:
+    assert tc.archive_mode(file_mode, dir_mode, executable_mode) == expected
+
+
+# --- precompress_targets ---------------------------------------------------------------
+
+PRECOMPRESS_PATH = FILTER_PATH.parent / "precompress_targets.py"
+_spec = importlib.util.spec_from_file_location("precompress_targets", PRECOMPRESS_PATH)
+assert _spec is not None
+assert _spec.loader is not None
+pt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pt)
+TEXT = ["js", "css", "svg"]
+
+
+@pytest.fixture
+def dists(tmp_path: Path) -> tuple[Path, Path]:
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    for root in (src, dest):
+        (root / "assets").mkdir(parents=True)
+        (root / "index.html").write_text("<html>" + "x" * 400 + "</html>")
+        (root / "assets" / "app-1.js").write_text("console.log(1);" * 40)
+        (root / "assets" / "tiny-2.css").write_text("a{}")
+        (root / "assets" / "logo-3.png").write_bytes(b"\x89PNG" * 200)
+    for path in dest.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return src, dest
+
+
+def targets(src: Path, dest: Path, copied: list[str], **overrides: str) -> list[str]:
+    args = {"mode": "0644", "owner": ME, "group": MY_GROUP, **overrides}
+    result: list[str] = pt.precompress_targets(
+        find(src), find(dest), str(src), str(dest), copied, TEXT, **args
+    )
+    return result
+
+
+def gzip_beside(path: Path) -> None:
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(b"compressed")
+    gz.chmod(0o644)
+    stat_result = path.stat()
+    os.utime(gz, ns=(stat_result.st_atime_ns, stat_result.st_mtime_ns))
+
+
+def test_text_assets_without_gz_are_compressed(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    # index.html is outside assets/, tiny-2.css is under 256 bytes, the png is not text
+    assert targets(src, dest, []) == ["assets/app-1.js"]
+
+
+def test_a_current_gz_is_left_alone_unless_the_file_was_copied(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    gzip_beside(dest / "assets" / "app-1.js")
+    assert targets(src, dest, []) == []
+    assert targets(src, dest, ["assets/app-1.js", "index.html"]) == ["assets/app-1.js"]
+
+
+def test_a_stale_or_foreign_gz_is_made_again(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    asset = dest / "assets" / "app-1.js"
+    gzip_beside(asset)
+    os.utime(asset.with_name("app-1.js.gz"), (1, 1))
+    assert targets(src, dest, []) == ["assets/app-1.js"]
+    gzip_beside(asset)
+    asset.with_name("app-1.js.gz").chmod(0o600)
+    assert targets(src, dest, []) == ["assets/app-1.js"]
+    gzip_beside(asset)
+    asset.with_name("app-1.js.gz").chmod(0o644)
+    assert targets(src, dest, [], owner="someone-else") == ["assets/app-1.js"]
+
+
+def test_no_extensions_turns_it_off(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    result = pt.precompress_targets(
+        find(src), find(dest), str(src), str(dest), [], [], "0644", ME, MY_GROUP
+    )
+    assert result == []
+
+
+def test_extensions_may_carry_a_dot_and_other_directories(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    result = pt.precompress_targets(
+        find(src), find(dest), str(src), str(dest), [], [".HTML"], "0644", ME, MY_GROUP,
+        directory="", min_size=1,
+    )  # fmt: skip
+    assert result == ["index.html"]
+    assert pt.FilterModule().filters()["precompress_targets"] is pt.precompress_targets

@@ -72,6 +72,26 @@ def test_hashed_assets_are_immutable_and_index_is_not_cached(fetch: checklist.Fe
     assert "max-age=31536000" in asset.header("cache-control")
 
 
+def test_hashed_assets_are_sent_precompressed(host: Host, fetch: checklist.Fetch) -> None:
+    """frontend made NAME.js.gz beside the bundle; nginx (gzip_static) sends it as is."""
+    script = checklist.main_script_path(fetch("GET", "/", None).text)
+    installed = f"/var/www/webapp/dist{script}"
+    gz = host.file(installed + ".gz")
+    assert gz.is_file
+    assert (gz.user, gz.group, gz.mode) == ("root", "root", 0o644)
+    assert host.check_output(f"gzip -dc {installed}.gz | sha256sum") == host.check_output(
+        f"sha256sum < {installed}"
+    )
+    sent = host.check_output(
+        f"curl -sS -H 'Accept-Encoding: gzip' http://127.0.0.1{script} | sha256sum"
+    )
+    assert sent.split()[0] == gz.sha256sum, "not the file made at deploy"
+    headers = host.check_output(
+        f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' http://127.0.0.1{script}"
+    )
+    assert "content-encoding: gzip" in headers.lower()
+
+
 def test_gunicorn_master_and_computed_workers(
     host: Host, run_in_host: Callable[[str], str]
 ) -> None:
