@@ -52,15 +52,6 @@ WORK = ROOT / ".cache" / "bench"
 HTTP_CONTAINER = "fullstack-webapp-bench"
 ANSIBLE_CONTAINER_PREFIX = "fullstack-webapp-bench-"
 IMAGE = os.environ.get("FULLSTACK_BENCH_IMAGE", "fullstack-webapp/debian:12")
-SYSTEMD_CONTAINER_ARGS = (
-    "--cap-add", "SYS_ADMIN",
-    "--security-opt", "seccomp=unconfined",
-    "--cgroupns=host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run",
-    "--tmpfs", "/run/lock",
-    "-e", "container=docker",
-)  # fmt: skip
 
 APP = "webapp"
 WEB_ROOT = "/var/www/webapp/dist"
@@ -174,7 +165,7 @@ def start_containers(names: Sequence[str]) -> None:
     for name in names:
         subprocess.run(
             ["docker", "run", "-d", "--name", name, "--hostname", name,
-             *SYSTEMD_CONTAINER_ARGS, IMAGE, "/lib/systemd/systemd"],
+             *hostprep.SYSTEMD_CONTAINER_ARGS, IMAGE, "/lib/systemd/systemd"],
             check=True,
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -705,6 +696,7 @@ def ansible_bench(args: argparse.Namespace) -> int:
             remove_containers(all_names)
             start_containers(names)
             timed(f"fresh converge, {count} hosts", names)
+            timed(f"no-change re-run, {count} hosts", names)
     finally:
         if not args.keep:
             remove_containers(all_names)

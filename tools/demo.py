@@ -21,15 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTAINER = "fullstack-webapp-demo"
 IMAGE = os.environ.get("FULLSTACK_DEMO_IMAGE", "fullstack-webapp/debian:12")
 PORT = int(os.environ.get("FULLSTACK_DEMO_PORT", "8080"))
-SYSTEMD_CONTAINER_ARGS = (
-    "--cap-add", "SYS_ADMIN",
-    "--security-opt", "seccomp=unconfined",
-    "--cgroupns=host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run",
-    "--tmpfs", "/run/lock",
-    "-e", "container=docker",
-)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -54,7 +45,8 @@ def start_container() -> None:
     log(f"starting {CONTAINER} from {IMAGE}, port 80 published on 127.0.0.1:{PORT}")
     subprocess.run(
         ["docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER,
-         *SYSTEMD_CONTAINER_ARGS, "-p", f"127.0.0.1:{PORT}:80", IMAGE, "/lib/systemd/systemd"],
+         *hostprep.SYSTEMD_CONTAINER_ARGS, "-p", f"127.0.0.1:{PORT}:80",
+         IMAGE, "/lib/systemd/systemd"],
         check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip

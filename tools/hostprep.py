@@ -34,6 +34,17 @@ IMAGE_PACKAGES = (
 )
 DEBIAN_MIRROR = os.environ.get("FULLSTACK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 DOCKERD_LOG = Path("/var/log/fullstack-dockerd.log")
+# `docker run` arguments for a container that boots systemd as PID 1 (the demo and the
+# benchmarks; each Molecule scenario's platforms say the same in its molecule.yml).
+SYSTEMD_CONTAINER_ARGS = (
+    "--cap-add", "SYS_ADMIN",
+    "--security-opt", "seccomp=unconfined",
+    "--cgroupns=host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run",
+    "--tmpfs", "/run/lock",
+    "-e", "container=docker",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -267,6 +267,7 @@ def test_ansible_targets() -> None:
             _run("back-end-only redeploy", 30.0),
             _run("front-end-only redeploy", 9.0),
             _run("fresh converge, 4 hosts", 89.0),
+            _run("no-change re-run, 4 hosts", 29.8),
         )
     }
     targets = {t.name: t for t in bench_report.ansible_targets(runs)}
@@ -275,6 +276,8 @@ def test_ansible_targets() -> None:
     assert targets["front-end-only redeploy"].met
     assert targets["4 hosts / 1 host (fresh converge)"].measured == "1.48x"
     assert targets["4 hosts / 1 host (fresh converge)"].met
+    assert targets["4 hosts / 1 host (no-change re-run)"].measured == "2.00x"
+    assert not targets["4 hosts / 1 host (no-change re-run)"].met
     text = bench_report.ansible_markdown(list(runs.values()), list(targets.values()), {})
     assert "| no-change re-run | 1 | 14.9 | 0.0 + 0.0 | 10 | 0 | 0 | - |" in text
 
