@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 from testinfra.host import Host
@@ -83,3 +84,79 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: floa
         if time.monotonic() - started > timeout_s:
             raise TimeoutError(f"not true after {timeout_s} s: {condition.__doc__ or condition}")
         time.sleep(interval_s)
+
+
+def self_signed_pem(common_name: str) -> tuple[str, str]:
+    """A new self-signed certificate and its unencrypted key (PEM text), valid for a day."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+class _PageResources(HTMLParser):
+    """Collects what a Content-Security-Policy of 'self' scripts and styles would block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self._inline: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if "style" in attributes:
+            self.problems.append(f"inline style attribute on <{tag}>")
+        self.problems += [
+            f"inline handler {name} on <{tag}>" for name in attributes if name.startswith("on")
+        ]
+        url = attributes.get("src") if tag == "script" else attributes.get("href")
+        if tag == "script" and url is None:
+            self._inline = "script"
+        elif tag == "style":
+            self._inline = "style"
+        elif tag in ("script", "link") and url is not None and not _same_origin(url):
+            self.problems.append(f"<{tag}> from another origin: {url}")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._inline:
+            self._inline = None
+
+    def handle_data(self, data: str) -> None:
+        if self._inline is not None and data.strip():
+            self.problems.append(f"inline <{self._inline}>: {data.strip()[:60]}")
+
+
+def _same_origin(url: str) -> bool:
+    return not url.startswith("//") and "://" not in url and not url.startswith("data:")
+
+
+def csp_problems(html: str) -> list[str]:
+    """Inline scripts, styles and handlers, and scripts or stylesheets from another origin,
+    in a page: what "script-src 'self'; style-src 'self'" would block."""
+    parser = _PageResources()
+    parser.feed(html)
+    parser.close()
+    return parser.problems

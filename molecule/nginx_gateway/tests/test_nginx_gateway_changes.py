@@ -11,6 +11,9 @@ from testinfra.host import Host
 
 from tools.testing import run_playbook
 
+# Over HTTP; the "tls" hosts' changes: tests/test_nginx_gateway_tls_changes.py.
+testinfra_hosts = ["http"]
+
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_AVAILABLE = "/etc/nginx/sites-available/webapp.conf"
 HEADERS_SNIPPET = "/etc/nginx/snippets/webapp-headers.conf"
