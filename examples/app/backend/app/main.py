@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
@@ -37,6 +38,16 @@ from .settings import Settings, load_settings
 logger = logging.getLogger("app")
 
 _bearer = HTTPBearer(auto_error=False)
+
+
+def release_of(module_file: str) -> str | None:
+    """The release id when the code runs from ``.../releases/<id>/app/app/`` (links resolved,
+    so ``current/app`` gives the release it pointed to when this process imported it)."""
+    release_dir = Path(module_file).resolve().parents[2]
+    return release_dir.name if release_dir.parent.name == "releases" else None
+
+
+RELEASE = release_of(__file__)
 
 
 class ServedByMiddleware:
@@ -117,7 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/health")
     async def health() -> HealthResponse:
         return HealthResponse(
-            version=settings.version, pid=os.getpid(), hostname=socket.gethostname()
+            version=settings.version,
+            pid=os.getpid(),
+            hostname=socket.gethostname(),
+            release=RELEASE,
         )
 
     @app.get("/api/items")

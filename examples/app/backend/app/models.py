@@ -17,6 +17,8 @@ class HealthResponse(BaseModel):
     version: str
     pid: int
     hostname: str
+    # The release directory this code runs from (.../releases/<id>/app), else null.
+    release: str | None = None
 
 
 class Item(BaseModel):

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
-from app.main import create_app
+from app.main import create_app, release_of
 from app.settings import load_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -19,7 +20,17 @@ def test_health(client: TestClient) -> None:
     assert body["pid"] == os.getpid()
     assert isinstance(body["hostname"], str)
     assert body["hostname"]
-    assert set(body) == {"status", "version", "pid", "hostname"}
+    assert set(body) == {"status", "version", "pid", "hostname", "release"}
+    assert body["release"] is None
+
+
+def test_release_of_resolves_the_current_link(tmp_path: Path) -> None:
+    code = tmp_path / "releases" / "20260101T000000Z" / "app" / "app"
+    code.mkdir(parents=True)
+    (code / "main.py").touch()
+    (tmp_path / "current").symlink_to("releases/20260101T000000Z")
+    assert release_of(str(tmp_path / "current" / "app" / "app" / "main.py")) == "20260101T000000Z"
+    assert release_of(str(tmp_path / "elsewhere" / "app" / "app" / "main.py")) is None
 
 
 def test_health_version_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

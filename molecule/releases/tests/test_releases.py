@@ -1,0 +1,291 @@
+"""Releases end to end, in order: v1 (converge), v2 under load, a v3 whose health check
+fails (rolled back automatically, under load), rollback.yml back one release and to a named
+one, the listing, then one bad artifact per check. The tests share the host's state and run
+in file order, each starting from what the one before left."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testinfra.host import Host
+
+from tools.testing import main_pid, run_playbook
+
+SCENARIO = Path(__file__).resolve().parent.parent
+ROOT = SCENARIO.parent.parent
+PLAYBOOKS = ROOT / "playbooks"
+BACKEND = ROOT / "examples" / "app" / "backend"
+DIST = ROOT / "examples" / "app" / "frontend" / "dist"
+BACKEND_FACT = "/etc/ansible/facts.d/python_uv_webapp.fact"
+FRONTEND_FACT = "/etc/ansible/facts.d/frontend_var_www_webapp_dist.fact"
+STOP = "/tmp/loadgen.stop"  # noqa: S108 - inside the test container
+SKIP = shutil.ignore_patterns(".venv", "__pycache__", "node_modules")
+
+
+def backend_variant(base: Path, name: str, edit: dict[str, tuple[str, str]]) -> Path:
+    """A copy of the example back end with text replaced in some files."""
+    dest = base / name / "backend"
+    shutil.copytree(BACKEND, dest, ignore=SKIP)
+    for relative, (old, new) in edit.items():
+        path = dest / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        path.write_text(text.replace(old, new, 1))
+    return dest
+
+
+def dist_variant(base: Path, name: str, index: bool = True) -> Path:
+    """A copy of the built front end whose index.html says which variant it is."""
+    dest = base / name / "dist"
+    shutil.copytree(DIST, dest)
+    index_html = dest / "index.html"
+    if index:
+        index_html.write_text(index_html.read_text().replace("<head>", f"<head><!-- {name} -->"))
+    else:
+        index_html.unlink()
+    return dest
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("releases")
+    health = "    async def health() -> HealthResponse:\n"
+    made = {
+        "v2-backend": backend_variant(base, "v2", {"app/items.py": ("", "# v2\n")}),
+        "v2-dist": dist_variant(base, "v2"),
+        "v3-backend": backend_variant(
+            base, "v3", {"app/main.py": (health, health + '        raise RuntimeError("v3")\n')}
+        ),
+        "v3-dist": dist_variant(base, "v3"),
+        # A dependency added to pyproject.toml without running uv lock.
+        "stale-lock": backend_variant(
+            base, "stale", {"pyproject.toml": ('"fastapi>=0.115",', '"fastapi>=0.115", "rich",')}
+        ),
+        "no-import": backend_variant(
+            base, "noimport", {"app/main.py": ("import logging\n", "import logging\nimport nope\n")}
+        ),
+        "no-index": dist_variant(base, "noindex", index=False),
+    }
+    archive = base / "backend.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(made["v2-backend"], arcname=".")
+    made["archive"] = archive
+    corrupt = base / "corrupt.tar.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08\x00 this is not a gzip stream" * 50)
+    made["corrupt"] = corrupt
+    return made
+
+
+def facts(host: Host) -> tuple[dict[str, Any], dict[str, Any]]:
+    backend = json.loads(host.file(BACKEND_FACT).content_string)
+    frontend = json.loads(host.file(FRONTEND_FACT).content_string)
+    return backend, frontend
+
+
+def answering(host: Host) -> tuple[str, str]:
+    """The release /api/health reports and the marker comment of the index.html served."""
+    health = json.loads(host.check_output("curl -sf --max-time 10 http://127.0.0.1/api/health"))
+    index = host.check_output("curl -sf --max-time 10 http://127.0.0.1/")
+    marker = re.search(r"<head><!-- (\w+) -->", index)
+    return str(health["release"]), marker.group(1) if marker else "v1"
+
+
+def deploy(host: Host, *extra: str, playbook: Path = SCENARIO / "converge.yml") -> str:
+    result = run_playbook(playbook, host.backend.get_hostname(), *extra)
+    return f"rc={result.returncode}\n{result.stdout}{result.stderr}"
+
+
+def changed_count(output: str, host: Host) -> int:
+    name = re.escape(host.backend.get_hostname())
+    recap = re.search(rf"{name}\s*:\s*ok=\d+\s+changed=(\d+)", output)
+    assert recap is not None, output[-3000:]
+    return int(recap.group(1))
+
+
+@pytest.fixture
+def load(host: Host) -> Iterator[dict[str, Any]]:
+    """Start the load loop in the container; the test sets "paths" first via start()."""
+    name = host.backend.get_hostname()
+    subprocess.run(
+        ["docker", "cp", str(ROOT / "tools" / "loadgen.py"), f"{name}:/tmp/loadgen.py"], check=True
+    )
+    state: dict[str, Any] = {}
+
+    def start(paths: str) -> None:
+        host.check_output(f"rm -f {STOP} /tmp/loadgen.out")
+        host.check_output(
+            f"setsid nohup python3 /tmp/loadgen.py '{paths}' {STOP} 300 "
+            "> /tmp/loadgen.out 2>&1 < /dev/null &"
+        )
+        time.sleep(2)
+
+    def stop() -> dict[str, Any]:
+        host.check_output(f"touch {STOP}")
+        for _ in range(100):
+            out = host.run("cat /tmp/loadgen.out").stdout.strip()
+            if out:
+                return dict(json.loads(out))
+            time.sleep(0.2)
+        raise AssertionError("the load loop did not report")
+
+    state["start"] = start
+    state["stop"] = stop
+    yield state
+    host.run(f"touch {STOP}")
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(host: Host) -> None:
+    output = deploy(host, "--check", "--diff")
+    assert output.startswith("rc=0"), output[-4000:]
+    assert changed_count(output, host) == 0, output[-4000:]
+
+
+def test_v1_serves_from_its_release(host: Host) -> None:
+    backend, frontend = facts(host)
+    assert len(backend["releases"]) == 1
+    assert backend["current"] == frontend["current"]
+    release_dir = f"/opt/webapp/releases/{backend['current']}"
+    assert host.file("/opt/webapp/current").linked_to == release_dir
+    assert host.file("/var/www/webapp/dist").is_symlink
+    manifest = backend["releases"][0]
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["uv_lock_sha256"])
+    assert re.fullmatch(r"[0-9a-f]{64}", frontend["releases"][0]["dist_sha256"])
+    assert manifest["deployed_by"]
+    assert answering(host) == (backend["current"], "v1")
+
+
+def test_v2_deploys_under_load_without_a_failed_request(
+    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+) -> None:
+    before, _ = facts(host)
+    pid = main_pid(host, "webapp.service")
+    load["start"]("/api/health,/,/api/items?limit=1")
+    output = deploy(
+        host,
+        "-e",
+        json.dumps(
+            {
+                "python_uv_app_src": str(artifacts["v2-backend"]),
+                "frontend_dist_src": str(artifacts["v2-dist"]),
+            }
+        ),
+    )
+    report = load["stop"]()
+    print(f"v2 deploy: {report['sent']} requests sent, {report['failed']} failed {report}")
+    assert output.startswith("rc=0"), output[-6000:]
+    backend, frontend = facts(host)
+    assert backend["current"] != before["current"]
+    assert frontend["current"] == backend["current"]
+    assert main_pid(host, "webapp.service") != pid
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(report["releases"]) <= {before["current"], backend["current"]}, report
+    for _ in range(20):
+        assert answering(host) == (backend["current"], "v2")
+
+
+def test_v3_fails_its_health_check_and_v2_is_put_back(
+    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+) -> None:
+    v2, _ = facts(host)
+    # What v3 still serves: its broken /api/health answers 500 while it is tried.
+    load["start"]("/,/api/items?limit=1")
+    output = deploy(
+        host,
+        "-e",
+        json.dumps(
+            {
+                "python_uv_app_src": str(artifacts["v3-backend"]),
+                "frontend_dist_src": str(artifacts["v3-dist"]),
+            }
+        ),
+    )
+    report = load["stop"]()
+    print(f"v3 deploy (rolled back): {report['sent']} requests sent, {report['failed']} failed")
+    assert output.startswith("rc=2"), output[-6000:]
+    failure = "health gate failed: GET /api/health answered 500, expected 200"
+    assert failure in output, output[-6000:]
+    assert f"serving now: back end {v2['current']}, front end {v2['current']}" in output
+    backend, frontend = facts(host)
+    assert (backend["current"], frontend["current"]) == (v2["current"], v2["current"])
+    assert len(backend["releases"]) == 3
+    assert report["failed"] == 0, report
+    assert answering(host) == (v2["current"], "v2")
+
+
+def test_rollback_goes_back_one_release_under_load(host: Host, load: dict[str, Any]) -> None:
+    backend, _ = facts(host)
+    v1 = backend["releases"][0]["release"]
+    load["start"]("/api/health,/,/api/items?limit=1")
+    output = deploy(host, playbook=PLAYBOOKS / "rollback.yml")
+    report = load["stop"]()
+    print(f"rollback.yml to v1: {report['sent']} requests sent, {report['failed']} failed")
+    assert output.startswith("rc=0"), output[-6000:]
+    assert report["failed"] == 0, report
+    assert facts(host)[0]["current"] == v1
+    assert answering(host) == (v1, "v1")
+
+
+def test_rollback_to_a_named_release_and_the_listing(host: Host) -> None:
+    backend, _ = facts(host)
+    v2 = backend["releases"][1]["release"]
+    output = deploy(host, "-e", f"release={v2}", playbook=PLAYBOOKS / "rollback.yml")
+    assert output.startswith("rc=0"), output[-6000:]
+    assert answering(host) == (v2, "v2")
+    listing = deploy(host, playbook=PLAYBOOKS / "releases.yml")
+    assert listing.startswith("rc=0"), listing[-3000:]
+    assert f"* {v2}" in listing, listing[-3000:]
+    for manifest in backend["releases"]:
+        assert manifest["release"] in listing
+
+
+def serving_state(host: Host) -> str:
+    return str(
+        host.check_output(
+            "readlink /opt/webapp/current /var/www/webapp/dist; ls /opt/webapp/releases "
+            "/var/www/webapp/releases; systemctl show -p MainPID webapp.service nginx.service"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "check"),
+    [
+        ("checksum", "check 'archive checksum' failed"),
+        ("corrupt", "check 'the source unpacks' failed"),
+        ("no-index", "check 'index.html' failed"),
+        ("stale-lock", "check 'uv sync --locked succeeds"),
+        ("no-import", "check 'the application imports as its user' failed"),
+    ],
+)
+def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
+    host: Host, artifacts: dict[str, Path], case: str, check: str
+) -> None:
+    extra: dict[str, str] = {
+        "checksum": {
+            "python_uv_app_src": str(artifacts["archive"]),
+            "python_uv_app_src_sha256": "0" * 64,
+        },
+        "corrupt": {"python_uv_app_src": str(artifacts["corrupt"])},
+        "no-index": {"frontend_dist_src": str(artifacts["no-index"])},
+        "stale-lock": {"python_uv_app_src": str(artifacts["stale-lock"])},
+        "no-import": {"python_uv_app_src": str(artifacts["no-import"])},
+    }[case]
+    before = serving_state(host)
+    serving = answering(host)
+    output = deploy(host, "-e", json.dumps(extra))
+    print(f"{case}: {re.findall(r'check .[^;]*', output)[:1]}")
+    assert not output.startswith("rc=0"), output[-4000:]
+    assert check in output, output[-6000:]
+    assert "is untouched" in output or "nothing on the host was changed" in output
+    assert serving_state(host) == before
+    assert answering(host) == serving
