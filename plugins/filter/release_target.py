@@ -18,8 +18,9 @@ description:
   - A run of C(site.yml) gives its release id to every side it changed; a side that did
     not change keeps its older release. The runs are all release ids, ordered by their
     manifests' C(deployed_at) (never file times).
-  - Without O(wanted), the target run is the one before the newest run served by any side;
-    with O(wanted), it is that run. Each side then goes to its newest release not newer
+  - Without O(wanted), the target run is the last one that was served (C(served_at) in a
+    manifest) before the newest run served by any side; with O(wanted), it is that run.
+    Each side then goes to its newest release not newer
     than the target run, which is what was serving right after that run.
 positional: _input, wanted
 options:
@@ -62,11 +63,19 @@ def release_target(sides: Mapping[str, Mapping[str, Any]], wanted: str = "") -> 
         currents = [order.index(r["current"]) for r in sides.values() if r.get("current") in runs]
         if not currents:
             raise AnsibleFilterError("no release is being served on this host")
-        target = max(currents) - 1
-        if target < 0:
+        served = {
+            str(m["release"])
+            for result in sides.values()
+            for m in result.get("releases") or []
+            if m.get("served_at")
+        }
+        older = [i for i in range(max(currents)) if order[i] in served]
+        if not older:
             raise AnsibleFilterError(
-                f"release {order[max(currents)]} is the oldest on this host: nothing to go back to"
+                f"no release served before {order[max(currents)]} on this host: "
+                "nothing to go back to"
             )
+        target = older[-1]
     chosen: dict[str, str] = {}
     for side, result in sides.items():
         mine = [str(m["release"]) for m in result.get("releases") or []]

@@ -14,7 +14,8 @@ description:
   - Manages a release layout - O(root)/releases/ID/ (one directory per release, holding a
     C(manifest.json)) and a symbolic link O(link) that points at the release being served.
   - The order of the releases (for pruning and rollback) is the order of their manifests'
-    C(deployed_at) then C(release), never the directories' file times. A directory
+    C(deployed_at) then C(release), never the directories' file times. C(activate) adds
+    C(served_at) to a release's manifest the first time it is served. A directory
     without a manifest is an unfinished release, never listed nor activated.
   - The link is switched atomically - a new link under a temporary name, renamed over
     the old one - so a reader sees the old release or the new one, never none.
@@ -99,6 +100,7 @@ import json
 import os
 import re
 import shutil
+import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -185,6 +187,15 @@ def write_json(path: str, data: object) -> bool:
     return True
 
 
+def mark_served(root: str, release: str, manifests: list[dict[str, Any]]) -> None:
+    """Record in the manifest when the release was first served: a release never served
+    (refused by a check or a health gate) is never picked to go back to."""
+    manifest = next(m for m in manifests if m["release"] == release)
+    if "served_at" not in manifest:
+        manifest["served_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        write_json(os.path.join(releases_dir(root), release, MANIFEST), manifest)
+
+
 def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """The module's logic; raises ValueError with the message to fail with."""
     root: str = params["root"]
@@ -233,6 +244,7 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
                     os.path.join(releases_dir(root), release), os.path.dirname(link)
                 )
                 switch_link(link, target)
+                mark_served(root, release, manifests)
 
     current = current_release(root, link) if not check_mode else (release or before)
     if action != "activate":

@@ -74,6 +74,8 @@ def test_activate_switches_the_link_atomically_and_reports_the_previous(tmp_path
     assert second["before"] == "r1"
     assert second["current"] == "r2"
     assert second["previous"] == "r1"
+    served = json.loads((tmp_path / "releases" / "r2" / "manifest.json").read_text())
+    assert served["served_at"]
     assert json.loads(facts.read_text())["current"] == "r2"
     again = rel.run(
         params(tmp_path, action="activate", release="r2", facts_file=str(facts)), check_mode=False
@@ -122,7 +124,8 @@ def test_record_writes_the_manifest_once(tmp_path: Path) -> None:
 
 
 def side(current: str, *releases: tuple[str, str]) -> dict[str, Any]:
-    return {"current": current, "releases": [{"release": r, "deployed_at": t} for r, t in releases]}
+    manifests = [{"release": r, "deployed_at": t, "served_at": t} for r, t in releases]
+    return {"current": current, "releases": manifests}
 
 
 def test_release_target_goes_back_one_run_per_side() -> None:
@@ -144,3 +147,10 @@ def test_release_target_refuses_what_is_not_there() -> None:
         rt.release_target({"backend": only})
     with pytest.raises(rt.AnsibleFilterError, match="not on this host"):
         rt.release_target({"backend": only}, "r9")
+
+
+def test_release_target_skips_a_release_never_served() -> None:
+    backend = side("r3", ("r1", "1"), ("r2", "2"), ("r3", "3"))
+    del backend["releases"][1]["served_at"]
+    assert rt.release_target({"backend": backend}) == {"backend": "r1"}
+    assert rt.release_target({"backend": backend}, "r2") == {"backend": "r2"}

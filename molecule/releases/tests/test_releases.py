@@ -217,7 +217,8 @@ def test_v3_fails_its_health_check_and_v2_is_put_back(
     assert f"serving now: back end {v2['current']}, front end {v2['current']}" in output
     backend, frontend = facts(host)
     assert (backend["current"], frontend["current"]) == (v2["current"], v2["current"])
-    assert len(backend["releases"]) == 3
+    # The refused v3 is removed: a rollback never picks it.
+    assert [m["release"] for m in backend["releases"]] == [m["release"] for m in v2["releases"]]
     assert report["failed"] == 0, report
     assert answering(host) == (v2["current"], "v2")
 
@@ -270,16 +271,25 @@ def serving_state(host: Host) -> str:
 def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
     host: Host, artifacts: dict[str, Path], case: str, check: str
 ) -> None:
-    extra: dict[str, str] = {
-        "checksum": {
-            "python_uv_app_src": str(artifacts["archive"]),
-            "python_uv_app_src_sha256": "0" * 64,
-        },
-        "corrupt": {"python_uv_app_src": str(artifacts["corrupt"])},
-        "no-index": {"frontend_dist_src": str(artifacts["no-index"])},
-        "stale-lock": {"python_uv_app_src": str(artifacts["stale-lock"])},
-        "no-import": {"python_uv_app_src": str(artifacts["no-import"])},
-    }[case]
+    # The other side is what serves (v2), so only the bad artifact differs.
+    serving_artifacts = {
+        "python_uv_app_src": str(artifacts["v2-backend"]),
+        "frontend_dist_src": str(artifacts["v2-dist"]),
+    }
+    extra: dict[str, str] = (
+        serving_artifacts
+        | {
+            "checksum": {
+                "python_uv_app_src": str(artifacts["archive"]),
+                "python_uv_app_src_sha256": "0" * 64,
+            },
+            "corrupt": {"python_uv_app_src": str(artifacts["corrupt"])},
+            "no-index": {"frontend_dist_src": str(artifacts["no-index"])},
+            "stale-lock": {"python_uv_app_src": str(artifacts["stale-lock"])},
+            "no-import": {"python_uv_app_src": str(artifacts["no-import"])},
+        }[case]
+    )
+    assert answering(host)[1] == "v2"
     before = serving_state(host)
     serving = answering(host)
     output = deploy(host, "-e", json.dumps(extra))
