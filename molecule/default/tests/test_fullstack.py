@@ -11,7 +11,7 @@ from pathlib import Path
 from testinfra.host import Host
 
 from tools import checklist
-from tools.testing import run_playbook
+from tools.testing import csp_problems, parse_http, run_playbook
 
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_CONFIG = "/etc/nginx/sites-available/webapp.conf"
@@ -90,6 +90,47 @@ def test_hashed_assets_are_sent_precompressed(host: Host, fetch: checklist.Fetch
         f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' http://127.0.0.1{script}"
     )
     assert "content-encoding: gzip" in headers.lower()
+
+
+def test_the_real_build_works_under_the_content_security_policy(fetch: checklist.Fetch) -> None:
+    """The Vite build's index.html has no inline script or style and loads only this
+    origin's files: what the gateway's default policy allows."""
+    index = fetch("GET", "/", None)
+    policy = index.header("content-security-policy")
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert csp_problems(index.text) == []
+    for path in ("/dashboard", checklist.main_script_path(index.text), "/api/health"):
+        assert fetch("GET", path, None).header("content-security-policy") == policy, path
+
+
+def test_websocket_upgrade_reaches_fastapi_through_nginx(host: Host) -> None:
+    """101 from Uvicorn through nginx; curl then waits on the open socket until --max-time
+    (exit code 28), which is the expected end here."""
+    argv = ["curl", "-sS", "--http1.1", "--max-time", "3", "-D", "-", "-o", "/dev/null"]
+    for header in (
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ):
+        argv += ["-H", header]
+    result = host.run(shlex.join([*argv, "http://127.0.0.1/api/ws"]))
+    assert result.rc in (0, 28), result.stderr
+    response = parse_http(result.stdout)
+    assert response.status == 101, result.stdout
+    assert response.header("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_request_id_is_logged_by_nginx_and_reaches_the_app(host: Host) -> None:
+    request_id = "fullstack-" + host.check_output("cat /proc/sys/kernel/random/uuid")
+    headers = host.check_output(
+        f"curl -sS -D - -o /dev/null -H 'X-Request-ID: {request_id}' http://127.0.0.1/api/health"
+    )
+    # The app echoes the X-Request-ID nginx passed it.
+    assert f"x-request-id: {request_id}" in headers.lower()
+    logged = host.check_output(f"grep -F 'request_id={request_id} ' /var/log/nginx/access.log")
+    assert '"GET /api/health ' in logged
 
 
 def test_gunicorn_master_and_computed_workers(

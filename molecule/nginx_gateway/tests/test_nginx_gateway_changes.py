@@ -106,3 +106,24 @@ def test_web_root_nginx_cannot_read_fails_naming_the_directory(host: Host) -> No
     assert "cannot traverse (search, x) /var/www/webapp: mode 0700" in output, output[-3000:]
     assert "chmod o+x /var/www/webapp" in output, output[-3000:]
     assert sha256(host, SITE_AVAILABLE) == site_before
+
+
+def test_check_mode_shows_turning_https_on_and_changes_nothing(host: Host) -> None:
+    name = host.backend.get_hostname()
+    tree = "find /etc/nginx /var/www/acme -printf '%y %m %p\\n' | sort"
+    before = host.check_output(tree), sha256(host, SITE_AVAILABLE), main_pid(host)
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        name,
+        "--check",
+        "--diff",
+        "-e",
+        "nginx_gateway_tls_mode=selfsigned",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert changed_count(name, result.stdout) > 0
+    assert "+    listen 443 ssl" in output, output[-3000:]
+    assert "+        return 301 https://$host$request_uri;" in output, output[-3000:]
+    assert (host.check_output(tree), sha256(host, SITE_AVAILABLE), main_pid(host)) == before
+    assert not host.file("/etc/nginx/tls").exists

@@ -68,10 +68,13 @@ def files_from(directory: Path, name: str, certificate: str, key: str) -> dict[s
 
 @pytest.fixture
 def back_to_self_signed(host: Host) -> Iterator[None]:
-    """After the test, converge with the scenario's own variables (self-signed) again."""
+    """After the test, converge with the scenario's own variables (self-signed) again: the
+    copies of the certificate and key it no longer uses are removed."""
     yield
     rc, output = converge(host)
     assert rc == 0, output[-3000:]
+    assert not host.file(f"{TLS_DIR}/certificate.key").exists
+    assert not host.file(f"{TLS_DIR}/certificate.pem").exists
 
 
 @pytest.mark.usefixtures("back_to_self_signed")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from testinfra.host import Host
 
-from tools.testing import run_playbook
+from tools.testing import run_playbook, self_signed_pem
 
 SCENARIO = Path(__file__).resolve().parent.parent
-CASES = 11
+CASES = 12
 
 # What a run may change: the gateway's, the app's and the units' files, the web root, the
 # log rotation and journal settings, and the running processes (their MainPIDs).
@@ -31,11 +31,19 @@ def fingerprint(host: Host) -> str:
     )
 
 
-def test_bad_variables_are_refused_naming_them_and_change_nothing(host: Host) -> None:
+def test_bad_variables_are_refused_naming_them_and_change_nothing(
+    host: Host, tmp_path: Path
+) -> None:
+    certificate, _ = self_signed_pem("resilience.example.test")
+    _, other_key = self_signed_pem("other.example.test")
+    (tmp_path / "certificate.pem").write_text(certificate)
+    (tmp_path / "other.key").write_text(other_key)
     before = fingerprint(host)
     assert re.search(r"MainPID=[1-9]", before), before
     name = host.backend.get_hostname()
-    result = run_playbook(SCENARIO / "invalid_input.yml", name)
+    result = run_playbook(
+        SCENARIO / "invalid_input.yml", name, "-e", f"resilience_tls_dir={tmp_path}"
+    )
     output = result.stdout + result.stderr
     shown = output.rfind('"resilience_refusals": {')
     if shown >= 0:

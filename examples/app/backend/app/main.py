@@ -12,7 +12,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import (
+    Body,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -72,6 +83,32 @@ class ServedByMiddleware:
         await self.app(scope, receive, send_with_header)
 
 
+class RequestIdMiddleware:
+    """Echoes the request's ``X-Request-ID`` (set by nginx: the client's or its own id, also
+    in nginx's access log) in the response, and logs it with each API error, so one id ties
+    a browser's request to nginx's and the app's logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = dict(scope["headers"]).get(b"x-request-id")
+        if request_id is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["request_id"] = request_id.decode("latin-1")
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Application factory; tests build several apps sharing one state directory."""
     configure_logging()
@@ -107,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(ServedByMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         # Development only (Vite dev server on another origin); in production nginx
         # serves the front end and /api on one origin, so no CORS is needed.
@@ -122,7 +160,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def unhandled_error(request: Request, exc: Exception) -> JSONResponse:
         # ERROR with the stack trace; Starlette re-raises afterwards, so the
         # server's own error log records it as well.
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        logger.error(
+            "unhandled error on %s %s (request id %s)",
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", "-"),
+            exc_info=exc,
+        )
         return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
 
     @app.get("/api/health")
@@ -168,6 +212,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             result=record.result,
             worker_pid=record.worker_pid,
         )
+
+    @app.websocket("/api/ws")
+    async def echo(websocket: WebSocket) -> None:
+        """Echoes every text message: the push channel the seed's polling could become."""
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            return
 
     @app.post("/api/login")
     async def login(body: LoginRequest) -> TokenResponse:
