@@ -8,11 +8,14 @@
   sites-available, enabled only while it is measured) and its
   ``gunicorn -w 4 -k uvicorn.workers.UvicornWorker -b 127.0.0.1:8000`` from the app's
   virtual environment, as a plain systemd service;
-- loads three setups one after the other, in interleaved rounds: **seed** (the recipe
-  above), **collection** (site.yml's nginx site and Gunicorn service) and **direct**
-  (the collection's own Gunicorn service, loaded without nginx: a systemd drop-in adds a
-  ``ListenStream=127.0.0.1:8001`` to its socket unit for that setup only, so the very
-  same unit, config file, workers and sandbox answer);
+- keeps the three setups up side by side and loads them in interleaved rounds, each
+  endpoint seed -> collection -> direct back to back, so that a change in the machine's
+  load hits all three alike: **seed** (the recipe above, reached with ``Host: localhost``,
+  its ``server_name``), **collection** (site.yml's nginx site, the default server, and its
+  Gunicorn service) and **direct** (the collection's own Gunicorn service, loaded without
+  nginx: a systemd drop-in adds a ``ListenStream=127.0.0.1:8001`` to its socket unit, so
+  the very same unit, config file, workers and sandbox answer); a back end not being
+  loaded sits idle;
 - runs wrk (Debian's package, installed in the container) against 127.0.0.1 inside the
   container with fixed threads, connections and duration, and writes the medians and
   ratios to benchmarks/results/latest.{md,json}.
@@ -369,7 +372,6 @@ class HttpBench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.c = HTTP_CONTAINER
-        self.active = ""
 
     def sh(self, script: str, *, check: bool = True) -> str:
         return docker_exec(self.c, script, check=check)
@@ -378,11 +380,8 @@ class HttpBench:
 
     def prepare(self) -> str:
         if self.args.reuse and container_running(self.c):
-            log(f"reusing {self.c}: back to the collection's setup, then site.yml")
-            self.sh(
-                f"systemctl stop {SEED_UNIT} 2>/dev/null; rm -f {SEED_SITE_ENABLED} "
-                f"{DIRECT_DROPIN}; systemctl daemon-reload"
-            )
+            log(f"reusing {self.c}: back to the collection alone, then site.yml")
+            self.restore()
         else:
             log(f"starting {self.c} from {IMAGE}")
             start_containers([self.c])
@@ -400,63 +399,72 @@ class HttpBench:
         write_file(self.c, LUA_PATH, WRK_LUA)
         write_file(self.c, SEED_SITE, SEED_NGINX)
         write_file(self.c, f"/etc/systemd/system/{SEED_UNIT}", SEED_SERVICE)
+        write_file(self.c, DIRECT_DROPIN, DIRECT_SOCKET)
+        self.sh(f"ln -sfn {SEED_SITE} {SEED_SITE_ENABLED} && nginx -t -q && systemctl reload nginx")
         self.sh("systemctl daemon-reload")
+        self.sh(f"systemctl stop {APP}.service {APP}.socket")
+        self.sh(f"systemctl start {APP}.socket {APP}.service {SEED_UNIT}")
+        wait_http(self.c, "http://127.0.0.1:8000/api/health")
+        wait_http(self.c, f"http://127.0.0.1:{DIRECT_PORT}/api/health")
+        wait_http(self.c, "http://127.0.0.1/api/health")
+        for setup in self.args.setups:
+            self.check_setup(setup)
+        # Every worker up and warm before anything is measured.
+        time.sleep(2)
+        for setup in self.args.setups:
+            self.wrk(setup, "/api/health", duration_s=2, gzip=False)
         asset = self.sh(
             f"cd {WEB_ROOT} && ls -S assets | grep -v -E '\\.(gz|br)$' | head -n 1"
         ).strip()
         if not asset:
             raise RuntimeError(f"no hashed asset under {WEB_ROOT}/assets")
-        self.active = "collection"
         return f"/assets/{asset}"
 
-    def activate(self, setup: str) -> None:
-        if setup == self.active:
-            return
-        # Take the previous setup down first, so only one back end uses the CPUs.
-        if self.active == "seed":
-            self.sh(f"systemctl stop {SEED_UNIT}; rm -f {SEED_SITE_ENABLED}")
-        elif self.active == "direct":
-            self.sh(f"rm -f {DIRECT_DROPIN} && systemctl daemon-reload")
-        if setup == "seed":
-            self.sh(f"systemctl stop {APP}.service {APP}.socket")
-            self.sh(f"rm -f {COLLECTION_SITE} && ln -sfn {SEED_SITE} {SEED_SITE_ENABLED}")
-            self.sh("nginx -t -q && systemctl reload nginx")
-            self.sh(f"systemctl start {SEED_UNIT}")
-            wait_http(self.c, "http://127.0.0.1:8000/api/health")
-            wait_http(self.c, "http://127.0.0.1/api/health")
-        elif setup == "collection":
-            self.sh(f"ln -sfn /etc/nginx/sites-available/{APP}.conf {COLLECTION_SITE}")
-            self.sh("nginx -t -q && systemctl reload nginx")
-            self.sh(f"systemctl restart {APP}.socket && systemctl restart {APP}.service")
-            wait_http(self.c, "http://127.0.0.1/api/health")
-        elif setup == "direct":
-            write_file(self.c, DIRECT_DROPIN, DIRECT_SOCKET)
-            self.sh("systemctl daemon-reload")
-            self.sh(f"systemctl stop {APP}.service {APP}.socket")
-            self.sh(f"systemctl start {APP}.socket && systemctl start {APP}.service")
-            wait_http(self.c, f"http://127.0.0.1:{DIRECT_PORT}/api/health")
-        else:
-            raise ValueError(setup)
-        self.active = setup
-        # Every worker up and warm before anything is measured.
-        time.sleep(2)
-        self.wrk(self.base_url(setup) + "/api/health", duration_s=2, gzip=False)
+    def check_setup(self, setup: str) -> None:
+        """The setup is answered by its own back end: the app's X-Served-By (host/pid) names a
+        worker, whose cgroup names its systemd unit."""
+        unit = SEED_UNIT if setup == "seed" else f"{APP}.service"
+        served_by = self.sh(
+            f"curl -s -o /dev/null -D - {self.curl_args(setup)} | "
+            "sed -n 's/^[Xx]-[Ss]erved-[Bb]y: *//p' | tr -d '\\r'"
+        ).strip()
+        pid = served_by.rpartition("/")[2]
+        if not pid.isdigit():
+            raise RuntimeError(f"{setup}: no worker pid in X-Served-By ({served_by!r})")
+        if unit not in self.sh(f"cat /proc/{pid}/cgroup"):
+            raise RuntimeError(f"{setup}: /api/health was answered by pid {pid}, not by {unit}")
 
-    def base_url(self, setup: str) -> str:
+    def restore(self) -> None:
+        """The collection alone, as site.yml left it."""
+        self.sh(
+            f"systemctl stop {SEED_UNIT} 2>/dev/null; rm -f {SEED_SITE_ENABLED} {DIRECT_DROPIN}; "
+            "systemctl daemon-reload; nginx -t -q && systemctl reload nginx; "
+            f"systemctl restart {APP}.socket {APP}.service"
+        )
+
+    def url(self, setup: str, path: str) -> str:
         # An explicit port: the image has no /etc/services for wrk to resolve "http".
         port = DIRECT_PORT if setup == "direct" else 80
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{port}{path}"
 
-    def wrk(self, url: str, *, duration_s: int, gzip: bool) -> report.WrkResult:
+    def headers(self, setup: str) -> list[str]:
+        # The seed's block is chosen by its server_name; the collection's is the default.
+        return ["Host: localhost"] if setup == "seed" else []
+
+    def curl_args(self, setup: str) -> str:
+        headers = " ".join(f"-H {shlex.quote(h)}" for h in self.headers(setup))
+        return f"--max-time 5 {headers} {self.url(setup, '/api/health')}"
+
+    def wrk(self, setup: str, path: str, *, duration_s: int, gzip: bool) -> report.WrkResult:
         argv = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}",
                 f"-d{duration_s}s", "--latency", "-s", LUA_PATH]  # fmt: skip
-        if gzip:
-            argv += ["-H", "Accept-Encoding: gzip"]
-        argv.append(url)
+        for header in self.headers(setup) + (["Accept-Encoding: gzip"] if gzip else []):
+            argv += ["-H", header]
+        argv.append(self.url(setup, path))
         return report.parse_wrk(self.sh(shlex.join(argv)))
 
-    def endpoints_for(self, setup: str, all_endpoints: Sequence[Endpoint]) -> list[Endpoint]:
-        return [e for e in all_endpoints if e.api] if setup == "direct" else list(all_endpoints)
+    def setups_for(self, endpoint: Endpoint) -> list[str]:
+        return [s for s in self.args.setups if endpoint.api or s != "direct"]
 
     # versions --------------------------------------------------------------------------
 
@@ -500,22 +508,18 @@ class HttpBench:
         samples: list[report.Sample] = []
         for round_no in range(1, self.args.rounds + 1):
             loads.append(load_snapshot())
-            for setup in self.args.setups:
-                log(f"round {round_no}/{self.args.rounds}: {setup}")
-                self.activate(setup)
-                for endpoint in self.endpoints_for(setup, all_endpoints):
+            log(f"round {round_no}/{self.args.rounds}")
+            for endpoint in all_endpoints:
+                for setup in self.setups_for(endpoint):
                     result = self.wrk(
-                        self.base_url(setup) + endpoint.path,
-                        duration_s=self.args.duration,
-                        gzip=endpoint.gzip,
+                        setup, endpoint.path, duration_s=self.args.duration, gzip=endpoint.gzip
                     )
                     samples.append(report.Sample(round_no, setup, endpoint.key, result))
                     log(
-                        f"  {endpoint.label:<40} {result.requests_per_s:>9,.0f} req/s  "
-                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+                        f"  {endpoint.label:<40} {setup:<10} {result.requests_per_s:>9,.0f} "
+                        f"req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
                         f"errors {result.errors}  {result.bytes_per_request:,.0f} B/resp"
                     )
-        self.activate("collection")
         loads.append(load_snapshot())
         summaries = report.summarize(samples)
         specs = [e.spec for e in all_endpoints]
@@ -528,8 +532,8 @@ class HttpBench:
             "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
             "load generator": (
                 f"wrk -t{self.args.threads} -c{self.args.connections} -d{self.args.duration}s "
-                f"--latency, inside the container against 127.0.0.1, {self.args.rounds} rounds "
-                f"interleaved ({' -> '.join(self.args.setups)})"
+                f"--latency, inside the container against 127.0.0.1, {self.args.rounds} rounds, "
+                f"each endpoint {' -> '.join(self.args.setups)} back to back"
             ),
             "workers": ", ".join(f"{k} {v}" for k, v in workers.items()),
             **(
