@@ -1,4 +1,4 @@
-"""Helpers for the Molecule scenarios' testinfra tests."""
+"""Helpers for the tests: the Molecule scenarios' testinfra tests and the unit tests."""
 
 from __future__ import annotations
 
