@@ -1,19 +1,36 @@
-"""Helpers for the Molecule scenarios' testinfra tests."""
+"""Helpers for the tests: the Molecule scenarios' testinfra tests and the unit tests."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from types import ModuleType
 
 from testinfra.host import Host
 
 from tools import checklist
+
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+
+
+def load_plugin(kind: str, name: str) -> ModuleType:
+    """plugins/KIND/NAME.py imported by path, for unit tests (the collection's namespace
+    package is not on sys.path there)."""
+    spec = importlib.util.spec_from_file_location(name, PLUGINS / kind / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def curl_fetch(host: Host, base_url: str = "http://127.0.0.1") -> checklist.Fetch:

@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import grp
 import hashlib
-import importlib.util
 import json
 import os
 import pwd
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+from tools.testing import load_plugin
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pf = _load("path_facts", PLUGINS / "modules" / "path_facts.py")
-pm = _load("path_matches", PLUGINS / "filter" / "path_matches.py")
+pf = load_plugin("modules", "path_facts")
+pm = load_plugin("filter", "path_matches")
 ME = pwd.getpwuid(os.getuid()).pw_name
 MY_GROUP = grp.getgrgid(os.getgid()).gr_name
 CONTENT = "[Service]\nExecStart=/bin/true\n"

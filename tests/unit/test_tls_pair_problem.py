@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tools.testing import self_signed_pem
+from tools.testing import load_plugin, self_signed_pem
 
-FILTER_PATH = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "tls_pair_problem.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tls_pair_problem", FILTER_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tls_pair_problem"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tpp = _load()
+tpp = load_plugin("filter", "tls_pair_problem")
 CERT_A, KEY_A = self_signed_pem("a.example.test")
 CERT_B, KEY_B = self_signed_pem("b.example.test")
 

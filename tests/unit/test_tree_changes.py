@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import grp
 import hashlib
-import importlib.util
 import os
 import pwd
 import stat
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-FILTER_PATH = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "tree_changes.py"
+from tools.testing import load_plugin
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tree_changes", FILTER_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tree_changes"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tc = _load()
+tc = load_plugin("filter", "tree_changes")
 ME = pwd.getpwuid(os.getuid()).pw_name
 MY_GROUP = grp.getgrgid(os.getgid()).gr_name
 
@@ -215,12 +201,7 @@ def test_archive_mode(
 
 # --- precompress_targets ---------------------------------------------------------------
 
-PRECOMPRESS_PATH = FILTER_PATH.parent / "precompress_targets.py"
-_spec = importlib.util.spec_from_file_location("precompress_targets", PRECOMPRESS_PATH)
-assert _spec is not None
-assert _spec.loader is not None
-pt = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pt)
+pt = load_plugin("filter", "precompress_targets")
 TEXT = ["js", "css", "svg"]
 
 

@@ -6,33 +6,19 @@ credentials of a nobody-like user (or of the file owner) to the module's logic i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-MODULE_PATH = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "web_path_access.py"
+from tools.testing import load_plugin
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("web_path_access", MODULE_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["web_path_access"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wpa = _load()
+wpa = load_plugin("modules", "web_path_access")
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
