@@ -3,31 +3,17 @@ temporary release trees."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+from tools.testing import load_plugin
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rel = _load("release", PLUGINS / "modules" / "release.py")
-rt = _load("release_target", PLUGINS / "filter" / "release_target.py")
+rel = load_plugin("modules", "release")
+rt = load_plugin("filter", "release_target")
 
 
 def params(root: Path, **kwargs: object) -> dict[str, Any]:
