@@ -1,10 +1,12 @@
 """Releases end to end, in order: v1 (converge), v2 under load, a v3 whose health check
 fails (rolled back automatically, under load), rollback.yml back one release and to a named
-one, the listing, then one bad artifact per check. The tests share the host's state and run
-in file order, each starting from what the one before left."""
+one, the listing, one bad artifact per check, then a back-end-only and a front-end-only
+redeploy under load. The tests share the host's state and run in file order, each starting
+from what the one before left."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -74,15 +76,25 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             base, "noimport", {"app/main.py": ("import logging\n", "import logging\nimport nope\n")}
         ),
         "no-index": dist_variant(base, "noindex", index=False),
+        "v4-backend": backend_variant(base, "v4", {"app/items.py": ("", "# v4\n")}),
     }
-    archive = base / "backend.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(made["v2-backend"], arcname=".")
-    made["archive"] = archive
+    made["archive"] = tar_gz(made["v2-backend"], base / "backend.tar.gz")
+    # The front end of v5 ships as an archive with its checksum, as a CI job would.
+    made["v5-dist-archive"] = tar_gz(dist_variant(base, "v5"), base / "dist-v5.tar.gz")
     corrupt = base / "corrupt.tar.gz"
     corrupt.write_bytes(b"\x1f\x8b\x08\x00 this is not a gzip stream" * 50)
     made["corrupt"] = corrupt
     return made
+
+
+def tar_gz(directory: Path, archive: Path) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(directory, arcname=".")
+    return archive
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def facts(host: Host) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -143,6 +155,17 @@ def load(host: Host) -> Iterator[dict[str, Any]]:
     host.run(f"touch {STOP}")
 
 
+def deploy_under_load(
+    host: Host, load: dict[str, Any], paths: str, artifacts: dict[str, str], name: str
+) -> tuple[str, dict[str, Any]]:
+    """Deploy the given artifacts while the load loop GETs paths; print what it sent."""
+    load["start"](paths)
+    output = deploy(host, "-e", json.dumps(artifacts))
+    report = load["stop"]()
+    print(f"{name}: {report['sent']} requests sent, {report['failed']} failed {report}")
+    return output, report
+
+
 def test_check_mode_on_the_converged_host_changes_nothing(host: Host) -> None:
     output = deploy(host, "--check", "--diff")
     assert output.startswith("rc=0"), output[-4000:]
@@ -168,19 +191,16 @@ def test_v2_deploys_under_load_without_a_failed_request(
 ) -> None:
     before, _ = facts(host)
     pid = main_pid(host, "webapp.service")
-    load["start"]("/api/health,/,/api/items?limit=1")
-    output = deploy(
+    output, report = deploy_under_load(
         host,
-        "-e",
-        json.dumps(
-            {
-                "python_uv_app_src": str(artifacts["v2-backend"]),
-                "frontend_dist_src": str(artifacts["v2-dist"]),
-            }
-        ),
+        load,
+        "/api/health,/,/api/items?limit=1",
+        {
+            "python_uv_app_src": str(artifacts["v2-backend"]),
+            "frontend_dist_src": str(artifacts["v2-dist"]),
+        },
+        "v2 deploy",
     )
-    report = load["stop"]()
-    print(f"v2 deploy: {report['sent']} requests sent, {report['failed']} failed {report}")
     assert output.startswith("rc=0"), output[-6000:]
     backend, frontend = facts(host)
     assert backend["current"] != before["current"]
@@ -198,19 +218,16 @@ def test_v3_fails_its_health_check_and_v2_is_put_back(
 ) -> None:
     v2, _ = facts(host)
     # What v3 still serves: its broken /api/health answers 500 while it is tried.
-    load["start"]("/,/api/items?limit=1")
-    output = deploy(
+    output, report = deploy_under_load(
         host,
-        "-e",
-        json.dumps(
-            {
-                "python_uv_app_src": str(artifacts["v3-backend"]),
-                "frontend_dist_src": str(artifacts["v3-dist"]),
-            }
-        ),
+        load,
+        "/,/api/items?limit=1",
+        {
+            "python_uv_app_src": str(artifacts["v3-backend"]),
+            "frontend_dist_src": str(artifacts["v3-dist"]),
+        },
+        "v3 deploy (rolled back)",
     )
-    report = load["stop"]()
-    print(f"v3 deploy (rolled back): {report['sent']} requests sent, {report['failed']} failed")
     assert output.startswith("rc=2"), output[-6000:]
     failure = "health gate failed: GET /api/health answered 500, expected 200"
     assert failure in output, output[-6000:]
@@ -264,6 +281,8 @@ def serving_state(host: Host) -> str:
         ("checksum", "check 'archive checksum' failed"),
         ("corrupt", "check 'the source unpacks' failed"),
         ("no-index", "check 'index.html' failed"),
+        ("dist-checksum", "check 'archive checksum' failed: frontend_dist_src"),
+        ("dist-corrupt", "check 'archive unpacks' failed: frontend_dist_src"),
         ("stale-lock", "check 'uv sync --locked succeeds"),
         ("no-import", "check 'the application imports as its user' failed"),
     ],
@@ -285,6 +304,11 @@ def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
             },
             "corrupt": {"python_uv_app_src": str(artifacts["corrupt"])},
             "no-index": {"frontend_dist_src": str(artifacts["no-index"])},
+            "dist-checksum": {
+                "frontend_dist_src": str(artifacts["v5-dist-archive"]),
+                "frontend_dist_src_sha256": "0" * 64,
+            },
+            "dist-corrupt": {"frontend_dist_src": str(artifacts["corrupt"])},
             "stale-lock": {"python_uv_app_src": str(artifacts["stale-lock"])},
             "no-import": {"python_uv_app_src": str(artifacts["no-import"])},
         }[case]
@@ -299,3 +323,58 @@ def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
     assert "is untouched" in output or "othing on the host was changed" in output
     assert serving_state(host) == before
     assert answering(host) == serving
+
+
+def test_a_back_end_only_redeploy_under_load_fails_no_request(
+    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+) -> None:
+    backend_before, frontend_before = facts(host)
+    pid = main_pid(host, "webapp.service")
+    output, report = deploy_under_load(
+        host,
+        load,
+        "/api/health,/,/api/items?limit=1",
+        {
+            "python_uv_app_src": str(artifacts["v4-backend"]),
+            "frontend_dist_src": str(artifacts["v2-dist"]),
+        },
+        "back-end-only redeploy (v4)",
+    )
+    assert output.startswith("rc=0"), output[-6000:]
+    backend, frontend = facts(host)
+    assert backend["current"] != backend_before["current"]
+    assert frontend == frontend_before, "the front end was not to move"
+    assert main_pid(host, "webapp.service") != pid
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    for _ in range(20):
+        assert answering(host) == (backend["current"], "v2")
+
+
+def test_a_front_end_only_redeploy_under_load_fails_no_request(
+    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+) -> None:
+    backend_before, frontend_before = facts(host)
+    pid = main_pid(host, "webapp.service")
+    archive = artifacts["v5-dist-archive"]
+    output, report = deploy_under_load(
+        host,
+        load,
+        "/,/dashboard,/api/health",
+        {
+            "python_uv_app_src": str(artifacts["v4-backend"]),
+            "frontend_dist_src": str(archive),
+            "frontend_dist_src_sha256": sha256(archive),
+        },
+        "front-end-only redeploy (v5, an archive with its checksum)",
+    )
+    assert output.startswith("rc=0"), output[-6000:]
+    backend, frontend = facts(host)
+    assert backend == backend_before, "the back end was not to move"
+    assert frontend["current"] != frontend_before["current"]
+    assert frontend["releases"][-1]["archive_sha256"] == sha256(archive)
+    assert main_pid(host, "webapp.service") == pid, "Gunicorn was restarted for a front-end change"
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    for _ in range(20):
+        assert answering(host) == (backend["current"], "v5")
