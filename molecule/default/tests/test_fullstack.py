@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from testinfra.host import Host
 
 from tools import checklist
-from tools.testing import csp_problems, parse_http, run_playbook
+from tools.testing import csp_problems, main_pid, parse_http, run_playbook
 
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_CONFIG = "/etc/nginx/sites-available/webapp.conf"
@@ -172,3 +174,23 @@ def test_broken_directive_fails_the_run_and_the_old_config_keeps_serving(
     assert host.run("nginx -t").rc == 0
     assert checklist.check_index(fetch).passed
     assert checklist.check_page_api_call(fetch).passed
+
+
+def test_a_new_build_is_served_at_once_after_a_redeploy(host: Host, tmp_path: Path) -> None:
+    """nginx keeps index.html open (open_file_cache); the redeploy must not leave the previous
+    build served from that cache: the frontend role reloads nginx after changing the dist."""
+    name = host.backend.get_hostname()
+    dist = tmp_path / "dist"
+    shutil.copytree(SCENARIO.parent.parent / "examples" / "app" / "frontend" / "dist", dist)
+    index = dist / "index.html"
+    index.write_text(index.read_text().replace("<head>", "<head><!-- rebuilt -->", 1))
+    for _ in range(10):  # the current index.html, now in the cache of each nginx worker
+        assert "rebuilt" not in host.check_output("curl -sf --max-time 10 http://127.0.0.1/")
+    master = main_pid(host, "nginx.service")
+    extra = json.dumps({"frontend_dist_src": str(dist)})
+    result = run_playbook(SCENARIO / "converge.yml", name, "-e", extra)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert main_pid(host, "nginx.service") == master, "nginx was restarted, not reloaded"
+    for path in ["/", "/dashboard"] * 5:
+        page = host.check_output(f"curl -sf --max-time 10 http://127.0.0.1{path}")
+        assert "<!-- rebuilt -->" in page, f"{path} still serves the previous build"
