@@ -87,12 +87,19 @@ def test_requests_through_the_gateway_reach_both_app_servers(host: Host) -> None
     assert min(counts.values()) >= 10, counts
 
 
-def backend_variant(base: Path, name: str) -> Path:
+def backend_variant(base: Path, name: str, broken_health: bool = False) -> Path:
     dest = base / name / "backend"
     shutil.copytree(BACKEND, dest, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
     items = dest / "app" / "items.py"
     # A new release on every run of the tests (verify may run again on the same hosts).
     items.write_text(f"# {name} {time.time_ns()}\n" + items.read_text())
+    if broken_health:
+        main = dest / "app" / "main.py"
+        health = "    async def health() -> HealthResponse:\n"
+        assert health in main.read_text()
+        main.write_text(
+            main.read_text().replace(health, health + f'        raise RuntimeError("{name}")\n')
+        )
     return dest
 
 
@@ -148,6 +155,47 @@ def test_rolling_deploy_under_load_fails_no_request(
     assert set(report["hosts"]) == set(APP_SERVERS), report
     assert set(report["releases"]) <= set(before.values()) | set(after.values()), report
     assert "<!-- v2 " in host.check_output("curl -sf http://127.0.0.1/")
+
+
+def test_a_failing_batch_stops_the_rollout_under_load(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    """v3's /api/health fails: the first app server is put back on v2 and in the upstream, the
+    second is never touched, the gateway keeps its front end; nothing fails meanwhile (the
+    app server on trial is out of the upstream)."""
+    before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    frontend = current(host, FRONTEND_FACT)
+    load = LoadLoop(host)
+    load.start(PATHS)
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "all",
+        "-e",
+        json.dumps({"python_uv_app_src": str(backend_variant(tmp_path, "v3", True))}),
+    )
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"v3 refused by the first batch: {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}"
+    )
+    assert result.returncode != 0, output[-6000:]
+    assert output.count("PLAY [Roll out the back end on the app servers]") == 1, output[-6000:]
+    assert "PLAY [Deploy the gateways]" not in output
+    failed = re.findall(r"fatal: \[(scaleout-app\d)\]", output)
+    assert len(set(failed)) == 1, output[-6000:]
+    expected = (
+        "health gate failed: GET /api/health answered 500, expected 200; put back and serving "
+        f"now: back end {before[failed[0]]}"
+    )
+    assert expected in output, output[-6000:]
+    assert "this app server is back in the gateways' upstream" in output, output[-6000:]
+    assert {name: current(app, BACKEND_FACT) for name, app in apps.items()} == before
+    assert current(host, FRONTEND_FACT) == frontend
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(health_hosts(host, 10)) == set(APP_SERVERS)
 
 
 def test_an_app_server_stopped_under_load_then_started_again(
