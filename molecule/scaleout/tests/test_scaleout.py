@@ -19,7 +19,7 @@ import pytest
 import testinfra
 from testinfra.host import Host
 
-from tools.testing import LoadLoop, run_playbook, wait_until
+from tools.testing import LoadLoop, main_pid, run_playbook, wait_until
 
 SCENARIO = Path(__file__).resolve().parent.parent
 ROOT = SCENARIO.parent.parent
@@ -250,3 +250,43 @@ def test_an_app_server_stopped_under_load_then_started_again(
     )
     assert back["failed"] == 0, back
     assert set(back["hosts"]) == set(APP_SERVERS), back
+
+
+def test_rolling_deploy_without_releases_under_load(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    """The same rolling deploy with the code replaced in place (fullstack_webapp_releases
+    off, the app servers only): each app server is taken out around its Gunicorn restart."""
+    pids = {name: main_pid(app, "webapp.service") for name, app in apps.items()}
+    load = LoadLoop(host)
+    load.start(PATHS)
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "app_servers",
+        "-e",
+        json.dumps(
+            {
+                "fullstack_webapp_releases": False,
+                "python_uv_app_src": str(backend_variant(tmp_path, "v4")),
+            }
+        ),
+    )
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"rolling deploy of v4 in place: {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}"
+    )
+    assert result.returncode == 0, output[-6000:]
+    assert output.count("PLAY [Roll out the back end on the app servers]") == 2, output[-6000:]
+    for name, app in apps.items():
+        target = f"{address(app)}:8000"
+        for state in ("down", "up"):
+            line = f"changed: [{name} -> scaleout-gw1] => (item=scaleout-gw1: {target} {state})"
+            assert line in output, output[-6000:]
+        assert main_pid(app, "webapp.service") != pids[name]
+        assert "# v4 " in app.file("/opt/webapp/app/app/items.py").content_string
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(report["hosts"]) == set(APP_SERVERS), report
