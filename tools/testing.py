@@ -18,7 +18,8 @@ from testinfra.host import Host
 
 from tools import checklist
 
-PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = ROOT / "plugins"
 
 
 def load_plugin(kind: str, name: str) -> ModuleType:
@@ -177,3 +178,40 @@ def csp_problems(html: str) -> list[str]:
     parser.feed(html)
     parser.close()
     return parser.problems
+
+
+class LoadLoop:
+    """tools/loadgen.py run in the background inside a test container: start() it, do
+    something, then stop() it for its report (sent, failed, counts, releases, hosts). The
+    loop stops by itself after max_seconds."""
+
+    STOP = "/tmp/loadgen.stop"  # noqa: S108 - inside the test container
+    OUT = "/tmp/loadgen.out"  # noqa: S108 - inside the test container
+
+    def __init__(self, host: Host, max_seconds: int = 300) -> None:
+        self.host = host
+        self.max_seconds = max_seconds
+        name = host.backend.get_hostname()
+        subprocess.run(
+            ["docker", "cp", str(ROOT / "tools" / "loadgen.py"), f"{name}:/tmp/loadgen.py"],
+            check=True,
+        )
+
+    def start(self, paths: str) -> None:
+        self.host.check_output(f"rm -f {self.STOP} {self.OUT}")
+        self.host.check_output(
+            f"setsid nohup python3 /tmp/loadgen.py {shlex.quote(paths)} {self.STOP} "
+            f"{self.max_seconds} > {self.OUT} 2>&1 < /dev/null &"
+        )
+        time.sleep(1)
+
+    def stop(self) -> dict[str, object]:
+        self.host.check_output(f"touch {self.STOP}")
+        for _ in range(150):
+            out = self.host.run(f"cat {self.OUT}").stdout.strip()
+            if out:
+                report = json.loads(out)
+                assert isinstance(report, dict), out
+                return report
+            time.sleep(0.2)
+        raise AssertionError("the load loop did not report")

@@ -145,3 +145,15 @@ def test_every_response_names_the_host_and_worker(client: TestClient) -> None:
     expected = f"{socket.gethostname()}/{os.getpid()}"
     assert client.get("/api/health").headers["x-served-by"] == expected
     assert client.get("/api/nope").headers["x-served-by"] == expected
+
+
+def test_health_names_the_host_that_answered(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a gateway balancing over several app servers, /api/health tells which one
+    answered: the host name, read on each request."""
+    assert client.get("/api/health").json()["hostname"] == socket.gethostname()
+    monkeypatch.setattr(socket, "gethostname", lambda: "app-2.internal")
+    body = client.get("/api/health").json()
+    assert body["hostname"] == "app-2.internal"
+    assert body["status"] == "ok"

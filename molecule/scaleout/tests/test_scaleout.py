@@ -1,0 +1,292 @@
+"""Scale out, in order: the topology converge left (one gateway, two app servers on TCP),
+requests spread over both app servers, a rolling deploy of v2 under load through the gateway,
+then one app server stopped under load and started again. The tests run against the gateway
+(the verifier's only host) and reach the app servers with testinfra.get_host; they share the
+hosts' state and run in file order."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+from tools.testing import LoadLoop, main_pid, run_playbook, wait_until
+
+SCENARIO = Path(__file__).resolve().parent.parent
+ROOT = SCENARIO.parent.parent
+BACKEND = ROOT / "examples" / "app" / "backend"
+DIST = ROOT / "examples" / "app" / "frontend" / "dist"
+APP_SERVERS = ("scaleout-app1", "scaleout-app2")
+BACKEND_FACT = "/etc/ansible/facts.d/python_uv_webapp.fact"
+FRONTEND_FACT = "/etc/ansible/facts.d/frontend_var_www_webapp_dist.fact"
+SITE = "/etc/nginx/sites-available/webapp.conf"
+PATHS = "/api/health,/,/api/items?limit=1"
+
+
+@pytest.fixture(scope="module")
+def apps() -> dict[str, Host]:
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return {
+        name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+        for name in APP_SERVERS
+    }
+
+
+def address(app: Host) -> str:
+    """The app server's address on the scenario's network (where Gunicorn listens)."""
+    return str(app.check_output("hostname -I")).split()[0]
+
+
+def current(host: Host, fact: str) -> str:
+    return str(json.loads(host.file(fact).content_string)["current"])
+
+
+def health_hosts(host: Host, requests: int) -> Counter[str]:
+    """Which app server answered each of `requests` GETs of /api/health through the gateway."""
+    out = host.check_output(
+        f"for i in $(seq {requests}); do "
+        "curl -sf --max-time 10 http://127.0.0.1/api/health; echo; done"
+    )
+    return Counter(json.loads(line)["hostname"] for line in out.splitlines() if line.strip())
+
+
+def test_gateway_balances_over_both_app_servers_on_tcp(host: Host, apps: dict[str, Host]) -> None:
+    site = host.file(SITE).content_string
+    targets = [f"{address(app)}:8000" for app in apps.values()]
+    upstream = re.search(r"upstream webapp \{(.*?)\}", site, re.S)
+    assert upstream is not None, site
+    for target in targets:
+        assert f"server {target} max_fails=1 fail_timeout=10s;" in upstream.group(1), site
+    assert "keepalive 32;" in upstream.group(1)
+    assert " down" not in upstream.group(1)
+    assert host.service("nginx").is_running
+    assert not host.file("/etc/systemd/system/webapp.service").exists
+    for app, target in zip(apps.values(), targets, strict=True):
+        assert app.socket(f"tcp://{target}").is_listening
+        assert not app.socket("tcp://127.0.0.1:8000").is_listening
+        assert app.service("webapp.service").is_running
+        assert not app.package("nginx").is_installed
+        # The gateway's address is trusted for X-Forwarded-*.
+        config = app.file("/etc/webapp/gunicorn.conf.py").content_string
+        assert f'forwarded_allow_ips = "{address(host)}"' in config, config
+
+
+def test_requests_through_the_gateway_reach_both_app_servers(host: Host) -> None:
+    counts = health_hosts(host, 40)
+    print(f"40 GETs of /api/health through the gateway answered by: {dict(counts)}")
+    assert set(counts) == set(APP_SERVERS), counts
+    assert min(counts.values()) >= 10, counts
+
+
+def backend_variant(base: Path, name: str, broken_health: bool = False) -> Path:
+    dest = base / name / "backend"
+    shutil.copytree(BACKEND, dest, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    items = dest / "app" / "items.py"
+    # A new release on every run of the tests (verify may run again on the same hosts).
+    items.write_text(f"# {name} {time.time_ns()}\n" + items.read_text())
+    if broken_health:
+        main = dest / "app" / "main.py"
+        health = "    async def health() -> HealthResponse:\n"
+        assert health in main.read_text()
+        main.write_text(
+            main.read_text().replace(health, health + f'        raise RuntimeError("{name}")\n')
+        )
+    return dest
+
+
+def dist_variant(base: Path, name: str) -> Path:
+    dest = base / name / "dist"
+    shutil.copytree(DIST, dest)
+    index = dest / "index.html"
+    index.write_text(index.read_text().replace("<head>", f"<head><!-- {name} {time.time_ns()} -->"))
+    return dest
+
+
+def test_rolling_deploy_under_load_fails_no_request(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    load = LoadLoop(host)
+    load.start(PATHS)
+    started = time.monotonic()
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "all",
+        "-e",
+        json.dumps(
+            {
+                "python_uv_app_src": str(backend_variant(tmp_path, "v2")),
+                "frontend_dist_src": str(dist_variant(tmp_path, "v2")),
+            }
+        ),
+    )
+    seconds = time.monotonic() - started
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"rolling deploy of v2 ({seconds:.0f} s): {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}; releases {report['releases']}"
+    )
+    assert result.returncode == 0, output[-6000:]
+    # One batch per app server (fullstack_webapp_serial 1), then the gateway.
+    assert output.count("PLAY [Roll out the back end on the app servers]") == 2, output[-6000:]
+    after = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    for name, app in apps.items():
+        assert after[name] != before[name]
+        target = f"{address(app)}:8000"
+        # Taken out of the gateway's upstream before its switch, put back after its check.
+        for state in ("down", "up"):
+            line = f"changed: [{name} -> scaleout-gw1] => (item=scaleout-gw1: {target} {state})"
+            assert line in output, output[-6000:]
+    assert len(set(after.values())) == 1
+    assert current(host, FRONTEND_FACT) == next(iter(after.values()))
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(report["hosts"]) == set(APP_SERVERS), report
+    assert set(report["releases"]) <= set(before.values()) | set(after.values()), report
+    assert "<!-- v2 " in host.check_output("curl -sf http://127.0.0.1/")
+
+
+def test_a_failing_batch_stops_the_rollout_under_load(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    """v3's /api/health fails: the first app server is put back on v2 and in the upstream, the
+    second is never touched, the gateway keeps its front end; nothing fails meanwhile (the
+    app server on trial is out of the upstream)."""
+    before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    frontend = current(host, FRONTEND_FACT)
+    load = LoadLoop(host)
+    load.start(PATHS)
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "all",
+        "-e",
+        json.dumps({"python_uv_app_src": str(backend_variant(tmp_path, "v3", True))}),
+    )
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"v3 refused by the first batch: {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}"
+    )
+    assert result.returncode != 0, output[-6000:]
+    assert output.count("PLAY [Roll out the back end on the app servers]") == 1, output[-6000:]
+    assert "PLAY [Deploy the gateways]" not in output
+    failed = re.findall(r"fatal: \[(scaleout-app\d)\]", output)
+    assert len(set(failed)) == 1, output[-6000:]
+    expected = (
+        "health gate failed: GET /api/health answered 500, expected 200; put back and serving "
+        f"now: back end {before[failed[0]]}"
+    )
+    assert expected in output, output[-6000:]
+    assert "this app server is back in the gateways' upstream" in output, output[-6000:]
+    assert {name: current(app, BACKEND_FACT) for name, app in apps.items()} == before
+    assert current(host, FRONTEND_FACT) == frontend
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(health_hosts(host, 10)) == set(APP_SERVERS)
+
+
+def test_an_app_server_stopped_under_load_then_started_again(
+    host: Host, apps: dict[str, Host]
+) -> None:
+    lost = apps["scaleout-app2"]
+    host.check_output("truncate -s 0 /var/log/nginx/error.log")
+    load = LoadLoop(host)
+    try:
+        # Under load, the app server goes away (its listening socket closed: refused at once).
+        load.start(PATHS)
+        lost.check_output("systemctl stop webapp.socket webapp.service")
+        time.sleep(6)
+        losing: dict[str, Any] = load.stop()
+        # While it is down, everything goes to the other one.
+        load.start(PATHS)
+        time.sleep(5)
+        down: dict[str, Any] = load.stop()
+    finally:
+        lost.check_output("systemctl start webapp.socket webapp.service")
+    print(
+        f"scaleout-app2 stopped under load: {losing['sent']} requests sent, "
+        f"{losing['failed']} failed; answered by {losing['hosts']}"
+    )
+    print(
+        f"scaleout-app2 down: {down['sent']} requests sent, {down['failed']} failed; "
+        f"answered by {down['hosts']}"
+    )
+    errors = host.file("/var/log/nginx/error.log").content_string
+    refused = re.findall(
+        rf"connect\(\) failed .* upstream: \"http://{re.escape(address(lost))}:8000/", errors
+    )
+    print(f"nginx's error log: {len(refused)} failed connections to scaleout-app2 in 11 s")
+    # Marked failed: each nginx worker (one per CPU here; no shared zone) tries it again once
+    # per fail_timeout (10 s), not on every request.
+    assert 1 <= len(refused) <= 6, errors[-3000:]
+    for report in (losing, down):
+        assert report["failed"] == 0, report
+        assert report["sent"] > 50, report
+    assert set(down["hosts"]) == {"scaleout-app1"}, down
+
+    # Started again (above): nginx tries it again after fail_timeout (10 s).
+    waited = wait_until(
+        lambda: "scaleout-app2" in health_hosts(host, 4), timeout_s=30, interval_s=1
+    )
+    load.start(PATHS)
+    time.sleep(5)
+    back: dict[str, Any] = load.stop()
+    print(
+        f"scaleout-app2 started again (back in the gateway's rotation after {waited:.1f} s): "
+        f"{back['sent']} requests sent, {back['failed']} failed; answered by {back['hosts']}"
+    )
+    assert back["failed"] == 0, back
+    assert set(back["hosts"]) == set(APP_SERVERS), back
+
+
+def test_rolling_deploy_without_releases_under_load(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    """The same rolling deploy with the code replaced in place (fullstack_webapp_releases
+    off, the app servers only): each app server is taken out around its Gunicorn restart."""
+    pids = {name: main_pid(app, "webapp.service") for name, app in apps.items()}
+    load = LoadLoop(host)
+    load.start(PATHS)
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "app_servers",
+        "-e",
+        json.dumps(
+            {
+                "fullstack_webapp_releases": False,
+                "python_uv_app_src": str(backend_variant(tmp_path, "v4")),
+            }
+        ),
+    )
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"rolling deploy of v4 in place: {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}"
+    )
+    assert result.returncode == 0, output[-6000:]
+    assert output.count("PLAY [Roll out the back end on the app servers]") == 2, output[-6000:]
+    for name, app in apps.items():
+        target = f"{address(app)}:8000"
+        for state in ("down", "up"):
+            line = f"changed: [{name} -> scaleout-gw1] => (item=scaleout-gw1: {target} {state})"
+            assert line in output, output[-6000:]
+        assert main_pid(app, "webapp.service") != pids[name]
+        assert "# v4 " in app.file("/opt/webapp/app/app/items.py").content_string
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert report["sent"] > 50, report
+    assert set(report["hosts"]) == set(APP_SERVERS), report
