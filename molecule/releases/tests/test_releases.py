@@ -10,9 +10,7 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-from tools.testing import main_pid, run_playbook
+from tools.testing import LoadLoop, main_pid, run_playbook
 
 SCENARIO = Path(__file__).resolve().parent.parent
 ROOT = SCENARIO.parent.parent
@@ -29,7 +27,6 @@ BACKEND = ROOT / "examples" / "app" / "backend"
 DIST = ROOT / "examples" / "app" / "frontend" / "dist"
 BACKEND_FACT = "/etc/ansible/facts.d/python_uv_webapp.fact"
 FRONTEND_FACT = "/etc/ansible/facts.d/frontend_var_www_webapp_dist.fact"
-STOP = "/tmp/loadgen.stop"  # noqa: S108 - inside the test container
 SKIP = shutil.ignore_patterns(".venv", "__pycache__", "node_modules")
 
 
@@ -124,44 +121,20 @@ def changed_count(output: str, host: Host) -> int:
 
 
 @pytest.fixture
-def load(host: Host) -> Iterator[dict[str, Any]]:
-    """Start the load loop in the container; the test sets "paths" first via start()."""
-    name = host.backend.get_hostname()
-    subprocess.run(
-        ["docker", "cp", str(ROOT / "tools" / "loadgen.py"), f"{name}:/tmp/loadgen.py"], check=True
-    )
-    state: dict[str, Any] = {}
-
-    def start(paths: str) -> None:
-        host.check_output(f"rm -f {STOP} /tmp/loadgen.out")
-        host.check_output(
-            f"setsid nohup python3 /tmp/loadgen.py '{paths}' {STOP} 300 "
-            "> /tmp/loadgen.out 2>&1 < /dev/null &"
-        )
-        time.sleep(2)
-
-    def stop() -> dict[str, Any]:
-        host.check_output(f"touch {STOP}")
-        for _ in range(100):
-            out = host.run("cat /tmp/loadgen.out").stdout.strip()
-            if out:
-                return dict(json.loads(out))
-            time.sleep(0.2)
-        raise AssertionError("the load loop did not report")
-
-    state["start"] = start
-    state["stop"] = stop
-    yield state
-    host.run(f"touch {STOP}")
+def load(host: Host) -> Iterator[LoadLoop]:
+    """The bounded load loop inside the container, stopped at the end of the test."""
+    loop = LoadLoop(host)
+    yield loop
+    host.run(f"touch {LoadLoop.STOP}")
 
 
 def deploy_under_load(
-    host: Host, load: dict[str, Any], paths: str, artifacts: dict[str, str], name: str
+    host: Host, load: LoadLoop, paths: str, artifacts: dict[str, str], name: str
 ) -> tuple[str, dict[str, Any]]:
     """Deploy the given artifacts while the load loop GETs paths; print what it sent."""
-    load["start"](paths)
+    load.start(paths)
     output = deploy(host, "-e", json.dumps(artifacts))
-    report = load["stop"]()
+    report: dict[str, Any] = load.stop()
     print(f"{name}: {report['sent']} requests sent, {report['failed']} failed {report}")
     return output, report
 
@@ -187,7 +160,7 @@ def test_v1_serves_from_its_release(host: Host) -> None:
 
 
 def test_v2_deploys_under_load_without_a_failed_request(
-    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+    host: Host, artifacts: dict[str, Path], load: LoadLoop
 ) -> None:
     before, _ = facts(host)
     pid = main_pid(host, "webapp.service")
@@ -214,7 +187,7 @@ def test_v2_deploys_under_load_without_a_failed_request(
 
 
 def test_v3_fails_its_health_check_and_v2_is_put_back(
-    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+    host: Host, artifacts: dict[str, Path], load: LoadLoop
 ) -> None:
     v2, _ = facts(host)
     # What v3 still serves: its broken /api/health answers 500 while it is tried.
@@ -240,12 +213,12 @@ def test_v3_fails_its_health_check_and_v2_is_put_back(
     assert answering(host) == (v2["current"], "v2")
 
 
-def test_rollback_goes_back_one_release_under_load(host: Host, load: dict[str, Any]) -> None:
+def test_rollback_goes_back_one_release_under_load(host: Host, load: LoadLoop) -> None:
     backend, _ = facts(host)
     v1 = backend["releases"][0]["release"]
-    load["start"]("/api/health,/,/api/items?limit=1")
+    load.start("/api/health,/,/api/items?limit=1")
     output = deploy(host, playbook=PLAYBOOKS / "rollback.yml")
-    report = load["stop"]()
+    report = load.stop()
     print(f"rollback.yml to v1: {report['sent']} requests sent, {report['failed']} failed")
     assert output.startswith("rc=0"), output[-6000:]
     assert report["failed"] == 0, report
@@ -326,7 +299,7 @@ def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
 
 
 def test_a_back_end_only_redeploy_under_load_fails_no_request(
-    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+    host: Host, artifacts: dict[str, Path], load: LoadLoop
 ) -> None:
     backend_before, frontend_before = facts(host)
     pid = main_pid(host, "webapp.service")
@@ -352,7 +325,7 @@ def test_a_back_end_only_redeploy_under_load_fails_no_request(
 
 
 def test_a_front_end_only_redeploy_under_load_fails_no_request(
-    host: Host, artifacts: dict[str, Path], load: dict[str, Any]
+    host: Host, artifacts: dict[str, Path], load: LoadLoop
 ) -> None:
     backend_before, frontend_before = facts(host)
     pid = main_pid(host, "webapp.service")
