@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +22,9 @@ from tools import checklist
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ROOT / "plugins"
+EXAMPLE_BACKEND = ROOT / "examples" / "app" / "backend"
+EXAMPLE_DIST = ROOT / "examples" / "app" / "frontend" / "dist"
+_NOT_SOURCE = shutil.ignore_patterns(".venv", "__pycache__", "node_modules", ".pytest_cache", "var")
 
 
 def load_plugin(kind: str, name: str) -> ModuleType:
@@ -215,3 +220,49 @@ class LoadLoop:
                 return report
             time.sleep(0.2)
         raise AssertionError("the load loop did not report")
+
+
+def backend_variant(base: Path, name: str, edit: dict[str, tuple[str, str]]) -> Path:
+    """A copy of the example back end with text replaced in some files (relative path: old,
+    new); each old text must be there."""
+    dest = base / name / "backend"
+    shutil.copytree(EXAMPLE_BACKEND, dest, ignore=_NOT_SOURCE)
+    for relative, (old, new) in edit.items():
+        path = dest / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        path.write_text(text.replace(old, new, 1))
+    return dest
+
+
+def dist_variant(base: Path, name: str, index: bool = True) -> Path:
+    """A copy of the built front end whose index.html says which variant it is (or, with
+    index=False, has no index.html)."""
+    dest = base / name / "dist"
+    shutil.copytree(EXAMPLE_DIST, dest)
+    index_html = dest / "index.html"
+    if index:
+        index_html.write_text(index_html.read_text().replace("<head>", f"<head><!-- {name} -->"))
+    else:
+        index_html.unlink()
+    return dest
+
+
+def host_fingerprint(host: Host, paths: str, units: str) -> str:
+    """Every file's type, mode, owner, link target and content under paths (shell words),
+    and the units' main processes: equal before and after a run that changed nothing."""
+    return str(
+        host.check_output(
+            f"find {paths} -printf '%y %m %u:%g %p %l\\n' 2>/dev/null | sort; "
+            f"find {paths} -type f -exec sha256sum {{}} + 2>/dev/null | sort; "
+            f"systemctl show --property=Id --property=MainPID {units}"
+        )
+    )
+
+
+def recap_changed(output: str, host: Host) -> int:
+    """changed= of the host in an ansible-playbook run's recap."""
+    name = re.escape(host.backend.get_hostname())
+    recap = re.search(rf"{name}\s*:\s*ok=\d+\s+changed=(\d+)", output)
+    assert recap is not None, output[-3000:]
+    return int(recap.group(1))

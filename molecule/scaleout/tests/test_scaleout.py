@@ -137,7 +137,7 @@ def test_rolling_deploy_under_load_fails_no_request(
         f"{report['failed']} failed; answered by {report['hosts']}; releases {report['releases']}"
     )
     assert result.returncode == 0, output[-6000:]
-    # One batch per app server (fullstack_webapp_serial 1), then the gateway.
+    # One batch per app server (deploy_serial 1), then the gateway.
     assert output.count("PLAY [Roll out the back end on the app servers]") == 2, output[-6000:]
     after = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
     for name, app in apps.items():
@@ -255,7 +255,7 @@ def test_an_app_server_stopped_under_load_then_started_again(
 def test_rolling_deploy_without_releases_under_load(
     host: Host, apps: dict[str, Host], tmp_path: Path
 ) -> None:
-    """The same rolling deploy with the code replaced in place (fullstack_webapp_releases
+    """The same rolling deploy with the code replaced in place (deploy_releases
     off, the app servers only): each app server is taken out around its Gunicorn restart."""
     pids = {name: main_pid(app, "webapp.service") for name, app in apps.items()}
     load = LoadLoop(host)
@@ -266,7 +266,7 @@ def test_rolling_deploy_without_releases_under_load(
         "-e",
         json.dumps(
             {
-                "fullstack_webapp_releases": False,
+                "deploy_releases": False,
                 "python_uv_app_src": str(backend_variant(tmp_path, "v4")),
             }
         ),

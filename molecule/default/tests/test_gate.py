@@ -1,0 +1,108 @@
+"""The health gate in place (deploy_releases off): an app that cannot import or cannot start
+fails the run with its own error, and a bad input anywhere stops the run before any host
+changes. Each test puts back the example app it broke."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from testinfra.host import Host
+
+from tools.testing import (
+    EXAMPLE_BACKEND,
+    EXAMPLE_DIST,
+    backend_variant,
+    dist_variant,
+    host_fingerprint,
+    http_status,
+    recap_changed,
+    run_playbook,
+)
+
+SCENARIO = Path(__file__).resolve().parent.parent
+WATCHED = "/opt/webapp /etc/nginx /etc/webapp /var/www/webapp /etc/systemd/system/webapp.*"
+UNITS = "nginx.service webapp.service"
+
+
+def deploy(host: Host, **variables: object) -> tuple[int, str]:
+    result = run_playbook(
+        SCENARIO / "converge.yml", host.backend.get_hostname(), "-e", json.dumps(variables)
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture
+def restore_example(host: Host) -> object:
+    """After the test, the example app deployed again and answering."""
+    yield None
+    code, output = deploy(
+        host, python_uv_app_src=str(EXAMPLE_BACKEND), frontend_dist_src=str(EXAMPLE_DIST)
+    )
+    assert code == 0, output[-4000:]
+    assert http_status(host, "/api/health") == 200
+
+
+@pytest.mark.usefixtures("restore_example")
+def test_an_app_that_fails_at_import_fails_the_run_with_its_error(
+    host: Host, tmp_path: Path
+) -> None:
+    broken = backend_variant(
+        tmp_path, "noimport", {"app/main.py": ("import logging\n", "import logging\nimport nope\n")}
+    )
+    code, output = deploy(host, python_uv_app_src=str(broken), gunicorn_boot_timeout=10)
+    assert code != 0, output[-4000:]
+    assert "check 'workers booted' failed" in output, output[-4000:]
+    assert "No module named 'nope'" in output, output[-4000:]
+    assert "in place (deploy_releases is off): there is no previous release to go back to" in output
+
+
+@pytest.mark.usefixtures("restore_example")
+def test_an_app_that_fails_at_start_up_fails_the_run_with_its_error(
+    host: Host, tmp_path: Path
+) -> None:
+    """Like a third-party app that writes in its working directory: the unit's read-only file
+    system makes its start-up fail, after its module imported fine."""
+    start = "    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:\n"
+    broken = backend_variant(
+        tmp_path,
+        "nostart",
+        {"app/main.py": (start, start + '        Path("startup.marker").write_text("x")\n')},
+    )
+    code, output = deploy(host, python_uv_app_src=str(broken), gunicorn_boot_timeout=10)
+    assert code != 0, output[-4000:]
+    assert "check 'workers booted' failed" in output, output[-4000:]
+    assert "Read-only file system: 'startup.marker'" in output, output[-4000:]
+    assert "there is no previous release to go back to" in output
+
+
+def test_a_bad_front_end_input_with_a_new_back_end_changes_nothing(
+    host: Host, tmp_path: Path
+) -> None:
+    before = host_fingerprint(host, WATCHED, UNITS)
+    new_backend = backend_variant(tmp_path, "v2", {"app/items.py": ("", "# v2\n")})
+    no_index = dist_variant(tmp_path, "noindex", index=False)
+    code, output = deploy(
+        host, python_uv_app_src=str(new_backend), frontend_dist_src=str(no_index)
+    )
+    assert code != 0, output[-4000:]
+    assert "check 'index.html' failed" in output, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
+    assert host_fingerprint(host, WATCHED, UNITS) == before
+
+
+def test_a_run_that_changes_nothing_still_checks_the_app(host: Host) -> None:
+    """The gate runs on every run: a no-change run fails when the app does not answer."""
+    code, output = deploy(host)
+    assert code == 0, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
+    assert "Health gate" in output
+    host.check_output("systemctl stop webapp.socket webapp.service")
+    try:
+        code, output = deploy(host, gunicorn_service_state="stopped")
+        assert code != 0, output[-4000:]
+        assert "health gate failed: Gunicorn on unix:/run/webapp/gunicorn.sock" in output, output[-4000:]
+    finally:
+        host.check_output("systemctl start webapp.socket webapp.service")
+    assert http_status(host, "/api/health") == 200
