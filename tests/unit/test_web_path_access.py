@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -103,7 +104,7 @@ def test_blocking_parent_is_named_with_mode_owner_and_fix(base: Path) -> None:
     assert report.blocked is not None
     assert report.blocked.path == str(base / "www")
     assert "mode 0700" in (report.problem or "")
-    assert f"owner {wpa._user_name(os.getuid())}:" in (report.problem or "")
+    assert f"owner {pwd.getpwuid(os.getuid()).pw_name}:" in (report.problem or "")
     assert report.fix == f"chmod o+x {base / 'www'}"
     assert f"Fix: chmod o+x {base / 'www'}" in (report.problem or "")
     # Nothing below the blocker was checked.
