@@ -89,7 +89,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.fullstack.webapp.plugins.module_utils.paths import relative_to  # noqa: E402
+from ansible_collections.fullstack.webapp.plugins.module_utils.paths import files_below  # noqa: E402
 from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import same_id  # noqa: E402
 
 
@@ -131,18 +131,12 @@ def precompress_targets(
     if not suffixes:
         return []
     prefix = directory.strip("/") + "/" if directory.strip("/") else ""
-    on_host: dict[str, Mapping[str, Any]] = {}
-    for entry in installed.get("files") or []:
-        relative = relative_to(str(entry.get("path", "")), dest)
-        if relative is not None:
-            on_host[relative] = entry
+    on_host = files_below(installed, dest)
     just_copied = set(copied or [])
     targets = []
-    for entry in source.get("files") or []:
-        relative = relative_to(str(entry.get("path", "")), src)
+    for relative, entry in files_below(source, src).items():
         if (
-            relative is None
-            or not entry.get("isreg")
+            not entry.get("isreg")
             or not relative.startswith(prefix)
             or not relative.lower().endswith(suffixes)
             or int(entry.get("size") or 0) < min_size

@@ -105,7 +105,7 @@ _value:
       type: str
 """
 
-from ansible_collections.fullstack.webapp.plugins.module_utils.paths import relative_to  # noqa: E402
+from ansible_collections.fullstack.webapp.plugins.module_utils.paths import files_below  # noqa: E402
 from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import same_id  # noqa: E402
 
 
@@ -153,17 +153,8 @@ def tree_changes(
     executable_mode: str | None = None,
 ) -> dict[str, Any]:
     owner, group = str(owner), str(group)
-    on_host: dict[str, Mapping[str, Any]] = {}
-    for entry in installed.get("files") or []:
-        relative = relative_to(str(entry.get("path", "")), dest)
-        if relative is not None:
-            on_host[relative] = entry
-
-    wanted: dict[str, Mapping[str, Any]] = {}
-    for entry in source.get("files") or []:
-        relative = relative_to(str(entry.get("path", "")), src)
-        if relative is not None:
-            wanted[relative] = entry
+    on_host = files_below(installed, dest)
+    wanted = files_below(source, src)
     # A link to a directory (find follows it) is a directory: something lies below it.
     parents = {relative.rpartition("/")[0] for relative in wanted}
 

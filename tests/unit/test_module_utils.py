@@ -73,3 +73,9 @@ def test_same_id_compares_a_name_or_a_number(wanted: object, expected: bool) -> 
 )
 def test_relative_to(path: str, root: str, expected: str | None) -> None:
     assert paths.relative_to(path, root) == expected
+
+
+def test_files_below_keys_find_entries_by_relative_path() -> None:
+    result = {"files": [{"path": "/srv/dist/a.js"}, {"path": "/srv/dist"}, {"path": "/elsewhere"}]}
+    assert paths.files_below(result, "/srv/dist/") == {"a.js": {"path": "/srv/dist/a.js"}}
+    assert paths.files_below({"skipped": True}, "/srv/dist") == {}
