@@ -34,22 +34,24 @@ options:
   action:
     description:
       - C(list) reports the releases.
-      - C(prepare) says whether a new release is needed (RV(needed) - no release is
-        served, or the served release's manifest has another C(fingerprint) than
-        O(fingerprint)) and, when it is, makes its empty directory O(root)/releases/O(release)
-        - failing when a finished release of that id exists, removing an unfinished
-        directory of that id first, creating O(root) and O(root)/releases when missing.
-        Every directory it creates (O(root)'s missing parents too) gets O(owner), O(group)
-        and O(mode); existing ones are left as they are.
+      - C(prepare) says whether a new release is needed (RV(needed)); it is when no release
+        is served or when the served release's manifest has another C(fingerprint) than
+        O(fingerprint). When it is, C(prepare) checks O(release), fails when a finished
+        release of that id exists, removes an unfinished directory of that id and makes
+        the empty directory O(root)/releases/O(release), and O(root) and O(root)/releases
+        when they are missing. Every directory it creates (missing parents of O(root) too)
+        gets O(owner), O(group) and O(mode); existing ones are left as they are. In check
+        mode it creates nothing.
       - C(record) writes O(manifest) into the release O(release) (whose directory must
         exist).
       - C(activate) points O(link) at O(release).
       - C(mark_good) records C(good_at) (UTC) in the manifest of the finished release
         O(release) unless it has one - the release passed its health gate.
-      - C(refuse) removes the directory of O(release) (never the release O(link) points
+      - >-
+        C(refuse) removes the directory of O(release) (never the release O(link) points
         at) and fails with the message C(release ID of SOURCE refused: check 'CHECK'
         failed: ERROR; the serving release CURRENT is untouched) (C(of SOURCE) left out
-        without O(source), C(CURRENT) is C((none)) when no release is served). The facts
+        without O(source), C(CURRENT) is V((none\)) when no release is served). The facts
         file is written before it fails. In check mode it removes nothing, and fails too.
       - C(prune) removes unfinished releases and all but the last O(keep) releases, never
         the one served nor the newest one with C(good_at).
@@ -81,8 +83,9 @@ options:
     type: str
   check:
     description:
-      - For C(refuse), the name of the check that failed; a leading C(Check: ) is left
-        out (the name of a task that failed, for example). Required by C(refuse).
+      - >-
+        For C(refuse), the name of the check that failed, for example the name of the task
+        that failed; a leading C(Check: ) is left out. Required by C(refuse).
     type: str
   error:
     description:
@@ -102,12 +105,15 @@ options:
   facts_file:
     description: Where to write the releases as an Ansible local fact (C(*.fact)).
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 author:
   - fullstack.webapp maintainers
