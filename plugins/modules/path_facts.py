@@ -29,12 +29,15 @@ options:
     description: Compute the SHA-1 checksum of regular files.
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 author:
   - fullstack.webapp maintainers
