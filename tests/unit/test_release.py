@@ -396,7 +396,9 @@ def test_prune_keeps_the_newest_good_release(tmp_path: Path) -> None:
 
 
 def side(current: str, *releases: tuple[str, str]) -> dict[str, Any]:
-    manifests = [{"release": r, "deployed_at": t, "served_at": t} for r, t in releases]
+    manifests = [
+        {"release": r, "deployed_at": t, "served_at": t, "good_at": t} for r, t in releases
+    ]
     return {"current": current, "releases": manifests}
 
 
@@ -421,8 +423,30 @@ def test_release_target_refuses_what_is_not_there() -> None:
         rt.release_target({"backend": only}, "r9")
 
 
-def test_release_target_skips_a_release_never_served() -> None:
+def test_release_target_skips_a_release_that_failed_its_health_gate() -> None:
     backend = side("r3", ("r1", "1"), ("r2", "2"), ("r3", "3"))
-    del backend["releases"][1]["served_at"]
+    del backend["releases"][1]["good_at"]  # served, then refused by the health gate
     assert rt.release_target({"backend": backend}) == {"backend": "r1"}
     assert rt.release_target({"backend": backend}, "r2") == {"backend": "r2"}
+
+
+def test_release_target_needs_good_at_not_served_at() -> None:
+    backend = side("r2", ("r1", "1"), ("r2", "2"))
+    del backend["releases"][0]["good_at"]
+    with pytest.raises(rt.AnsibleFilterError, match="no release passed its health gate before r2"):
+        rt.release_target({"backend": backend})
+    backend["releases"][0]["good_at"] = "1"
+    del backend["releases"][0]["served_at"]
+    assert rt.release_target({"backend": backend}) == {"backend": "r1"}
+
+
+def test_release_target_with_good_releases_on_one_side_only() -> None:
+    # The front end changed in r2 (refused by its health gate, put back), the back end did
+    # not: going back one run from r3 skips r2 on both sides.
+    backend = side("r3", ("r1", "1"), ("r3", "3"))
+    frontend = side("r3", ("r1", "1"), ("r2", "2"), ("r3", "3"))
+    del frontend["releases"][1]["good_at"]
+    assert rt.release_target({"backend": backend, "frontend": frontend}) == {
+        "backend": "r1",
+        "frontend": "r1",
+    }
