@@ -13,7 +13,9 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import pytest
 from testinfra.host import Host
 
 from tools import checklist
@@ -44,6 +46,17 @@ def load_plugin(kind: str, name: str) -> ModuleType:
     for unit tests."""
     collections_dir()
     return importlib.import_module(f"{COLLECTION_PACKAGE}.plugins.{kind}.{name}")
+
+
+def run_module(
+    module: ModuleType, args: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """The JSON result of a module's main() run with args, as Ansible would pass them."""
+    testing = pytest.importorskip("ansible.module_utils.testing")
+    with testing.patch_module_args(args), pytest.raises(SystemExit):
+        module.main()
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return result
 
 
 def curl_fetch(host: Host, base_url: str = "http://127.0.0.1") -> checklist.Fetch:

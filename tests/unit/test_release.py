@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tools.testing import load_plugin
+from tools.testing import load_plugin, run_module
 
 rel = load_plugin("modules", "release")
 rt = load_plugin("filter", "release_target")
@@ -305,37 +305,29 @@ def test_refuse_of_a_bad_or_missing_id_removes_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "releases" / "r1").is_dir()
 
 
-def run_main(args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    testing = pytest.importorskip("ansible.module_utils.testing")
-    with testing.patch_module_args(args), pytest.raises(SystemExit):
-        rel.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
-
-
 def test_main_fails_a_refused_release_with_the_results(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make(tmp_path, "r1", "", finished=False)
     args = {"root": str(tmp_path), "action": "refuse", "release": "r1"}
-    result = run_main({**args, "check": "index.html", "error": "no index.html"}, capsys)
+    result = run_module(rel, {**args, "check": "index.html", "error": "no index.html"}, capsys)
     assert result["failed"] is True
     assert result["msg"] == (
         "release r1 refused: check 'index.html' failed: no index.html; "
         "the serving release (none) is untouched"
     )
     assert result["removed"] == ["r1"]
-    missing = run_main(args, capsys)
+    missing = run_module(rel, args, capsys)
     assert missing["failed"] is True
     assert "missing: check, error" in missing["msg"]
 
 
 def test_main_prepares_in_check_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = {"root": str(tmp_path / "app"), "action": "prepare", "release": "r1"}
-    result = run_main({**args, "fingerprint": "sha-a", "_ansible_check_mode": True}, capsys)
+    result = run_module(rel, {**args, "fingerprint": "sha-a", "_ansible_check_mode": True}, capsys)
     assert (result["needed"], result["changed"]) == (True, True)
     assert not (tmp_path / "app").exists()
-    assert "missing: fingerprint" in run_main(args, capsys)["msg"]
+    assert "missing: fingerprint" in run_module(rel, args, capsys)["msg"]
 
 
 # --- mark_good, current_good, previous_good -----------------------------------------------
