@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -15,28 +15,53 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import pytest
 from testinfra.host import Host
 
 from tools import checklist
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGINS = ROOT / "plugins"
 EXAMPLE_BACKEND = ROOT / "examples" / "app" / "backend"
 EXAMPLE_DIST = ROOT / "examples" / "app" / "frontend" / "dist"
 _NOT_SOURCE = shutil.ignore_patterns(".venv", "__pycache__", "node_modules", ".pytest_cache", "var")
+COLLECTIONS = ROOT / ".cache" / "collections"
+COLLECTION_PACKAGE = "ansible_collections.fullstack.webapp"
+
+
+def collections_dir() -> Path:
+    """ROOT/.cache/collections, holding ansible_collections/fullstack/webapp -> ROOT (what
+    `make tools` makes; made here when it is missing), put on sys.path so that the plugins
+    and their module_utils import through the collection's namespace, as under Ansible."""
+    link = COLLECTIONS / "ansible_collections" / "fullstack" / "webapp"
+    if not link.is_symlink() or link.resolve() != ROOT:
+        if link.exists() and not link.is_symlink():
+            raise RuntimeError(f"{link} should be a symbolic link to {ROOT}")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(os.path.relpath(ROOT, link.parent))
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    return COLLECTIONS
 
 
 def load_plugin(kind: str, name: str) -> ModuleType:
-    """plugins/KIND/NAME.py imported by path, for unit tests (the collection's namespace
-    package is not on sys.path there)."""
-    spec = importlib.util.spec_from_file_location(name, PLUGINS / kind / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """plugins/KIND/NAME.py imported as ansible_collections.fullstack.webapp.plugins.KIND.NAME,
+    for unit tests."""
+    collections_dir()
+    return importlib.import_module(f"{COLLECTION_PACKAGE}.plugins.{kind}.{name}")
+
+
+def run_module(
+    module: ModuleType, args: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """The JSON result of a module's main() run with args, as Ansible would pass them."""
+    testing = pytest.importorskip("ansible.module_utils.testing")
+    with testing.patch_module_args(args), pytest.raises(SystemExit):
+        module.main()
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return result
 
 
 def curl_fetch(host: Host, base_url: str = "http://127.0.0.1") -> checklist.Fetch:

@@ -73,12 +73,7 @@ _value:
   type: bool
 """
 
-
-def _same_id(entry: Mapping[str, Any], wanted: object, name_key: str, id_key: str) -> bool:
-    text = str(wanted)
-    if text.isdigit():
-        return str(entry.get(id_key)) == text
-    return entry.get(name_key) == text
+from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import same_id  # noqa: E402
 
 
 def path_matches(
@@ -105,9 +100,9 @@ def path_matches(
                 return False
         except ValueError:
             return False
-    if owner is not None and not _same_id(entry, owner, "owner", "uid"):
+    if owner is not None and not same_id(entry, owner, "owner", "uid"):
         return False
-    if group is not None and not _same_id(entry, group, "group", "gid"):
+    if group is not None and not same_id(entry, group, "group", "gid"):
         return False
     if content is not None:
         data = content.encode("utf-8", "surrogateescape")

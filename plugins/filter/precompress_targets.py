@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,19 +89,8 @@ _value:
   elements: str
 """
 
-
-def _relative(path: str, root: str) -> str | None:
-    # ansible.builtin.find reports normalised paths ("a/../b" -> "b"): so is the root.
-    root = os.path.normpath(root).rstrip("/")
-    if not path.startswith(root + "/"):
-        return None
-    return path[len(root) + 1 :].strip("/") or None
-
-
-def _same_id(entry: Mapping[str, Any], wanted: str, name_key: str, id_key: str) -> bool:
-    if wanted.isdigit():
-        return str(entry.get(id_key)) == wanted
-    return entry.get(name_key) == wanted
+from ansible_collections.fullstack.webapp.plugins.module_utils.paths import files_below  # noqa: E402
+from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import same_id  # noqa: E402
 
 
 def _gz_is_current(
@@ -121,8 +109,8 @@ def _gz_is_current(
     return (
         same_mode
         and gz.get("mtime") == original.get("mtime")
-        and _same_id(gz, str(owner), "pw_name", "uid")
-        and _same_id(gz, str(group), "gr_name", "gid")
+        and same_id(gz, str(owner), "pw_name", "uid")
+        and same_id(gz, str(group), "gr_name", "gid")
     )
 
 
@@ -143,18 +131,12 @@ def precompress_targets(
     if not suffixes:
         return []
     prefix = directory.strip("/") + "/" if directory.strip("/") else ""
-    on_host: dict[str, Mapping[str, Any]] = {}
-    for entry in installed.get("files") or []:
-        relative = _relative(str(entry.get("path", "")), dest)
-        if relative is not None:
-            on_host[relative] = entry
+    on_host = files_below(installed, dest)
     just_copied = set(copied or [])
     targets = []
-    for entry in source.get("files") or []:
-        relative = _relative(str(entry.get("path", "")), src)
+    for relative, entry in files_below(source, src).items():
         if (
-            relative is None
-            or not entry.get("isreg")
+            not entry.get("isreg")
             or not relative.startswith(prefix)
             or not relative.lower().endswith(suffixes)
             or int(entry.get("size") or 0) < min_size

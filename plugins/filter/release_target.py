@@ -18,8 +18,10 @@ description:
   - A run of C(site.yml) gives its release id to every side it changed; a side that did
     not change keeps its older release. The runs are all release ids, ordered by their
     manifests' C(deployed_at) (never file times).
-  - Without O(wanted), the target run is the last one that was served (C(served_at) in a
-    manifest) before the newest run served by any side; with O(wanted), it is that run.
+  - Without O(wanted), the target run is the last one that passed its health gate
+    (C(good_at) in a manifest, recorded by the C(mark_good) action of
+    M(fullstack.webapp.release)) before the newest run served by any side; with
+    O(wanted), it is that run, any release on the host.
     Each side then goes to its newest release not newer
     than the target run, which is what was serving right after that run.
 positional: _input, wanted
@@ -63,17 +65,17 @@ def release_target(sides: Mapping[str, Mapping[str, Any]], wanted: str = "") -> 
         currents = [order.index(r["current"]) for r in sides.values() if r.get("current") in runs]
         if not currents:
             raise AnsibleFilterError("no release is being served on this host")
-        served = {
+        good = {
             str(m["release"])
             for result in sides.values()
             for m in result.get("releases") or []
-            if m.get("served_at")
+            if m.get("good_at")
         }
-        older = [i for i in range(max(currents)) if order[i] in served]
+        older = [i for i in range(max(currents)) if order[i] in good]
         if not older:
             raise AnsibleFilterError(
-                f"no release served before {order[max(currents)]} on this host: "
-                "nothing to go back to"
+                f"no release passed its health gate before {order[max(currents)]} on this "
+                "host: nothing to go back to"
             )
         target = older[-1]
     chosen: dict[str, str] = {}

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,21 +105,8 @@ _value:
       type: str
 """
 
-
-def _relative(path: str, root: str) -> str | None:
-    # ansible.builtin.find reports normalised paths ("a/../b" -> "b"): so is the root.
-    root = os.path.normpath(root).rstrip("/")
-    if not path.startswith(root + "/"):
-        return None
-    relative = path[len(root) + 1 :].strip("/")
-    return relative or None
-
-
-def _is(entry: Mapping[str, Any], wanted: str, kind: str) -> bool:
-    """Whether the uid/gid or name of ``entry`` matches ``wanted`` (a name or a number)."""
-    if wanted.isdigit():
-        return str(entry.get("uid" if kind == "owner" else "gid")) == wanted
-    return entry.get("pw_name" if kind == "owner" else "gr_name") == wanted
+from ansible_collections.fullstack.webapp.plugins.module_utils.paths import files_below  # noqa: E402
+from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import same_id  # noqa: E402
 
 
 def _attributes_match(entry: Mapping[str, Any], mode: str, owner: str, group: str) -> bool:
@@ -128,7 +114,11 @@ def _attributes_match(entry: Mapping[str, Any], mode: str, owner: str, group: st
         same_mode = int(str(entry.get("mode", "")), 8) == int(mode, 8)
     except ValueError:
         return False
-    return same_mode and _is(entry, owner, "owner") and _is(entry, group, "group")
+    return (
+        same_mode
+        and same_id(entry, owner, "pw_name", "uid")
+        and same_id(entry, group, "gr_name", "gid")
+    )
 
 
 def archive_mode(file_mode: str, dir_mode: str, executable_mode: str | None = None) -> str:
@@ -163,17 +153,8 @@ def tree_changes(
     executable_mode: str | None = None,
 ) -> dict[str, Any]:
     owner, group = str(owner), str(group)
-    on_host: dict[str, Mapping[str, Any]] = {}
-    for entry in installed.get("files") or []:
-        relative = _relative(str(entry.get("path", "")), dest)
-        if relative is not None:
-            on_host[relative] = entry
-
-    wanted: dict[str, Mapping[str, Any]] = {}
-    for entry in source.get("files") or []:
-        relative = _relative(str(entry.get("path", "")), src)
-        if relative is not None:
-            wanted[relative] = entry
+    on_host = files_below(installed, dest)
+    wanted = files_below(source, src)
     # A link to a directory (find follows it) is a directory: something lies below it.
     parents = {relative.rpartition("/")[0] for relative in wanted}
 

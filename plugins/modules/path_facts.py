@@ -29,12 +29,15 @@ options:
     description: Compute the SHA-1 checksum of regular files.
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 author:
   - fullstack.webapp maintainers
@@ -103,28 +106,16 @@ paths:
       type: str
 """
 
-import grp
 import hashlib
 import os
-import pwd
 import stat
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
+from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import (
+    group_name,
+    user_name,
+)
 
 
 def sha1_of(path: str) -> str:
@@ -155,8 +146,8 @@ def describe(path: str, checksum: bool = True) -> dict[str, Any]:
         "mode": f"{stat.S_IMODE(st.st_mode):04o}",
         "uid": st.st_uid,
         "gid": st.st_gid,
-        "owner": _user(st.st_uid),
-        "group": _group(st.st_gid),
+        "owner": user_name(st.st_uid),
+        "group": group_name(st.st_gid),
     }
     if kind == "file" and checksum:
         entry["checksum"] = sha1_of(path)

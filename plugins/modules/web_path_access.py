@@ -48,12 +48,15 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 author:
   - fullstack.webapp maintainers
@@ -138,7 +141,6 @@ blocked_by:
       sample: chmod o+x /home/alice
 """
 
-import grp
 import os
 import pwd
 import shlex
@@ -147,6 +149,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import (
+    group_name,
+    user_name,
+)
 
 READ = 4
 EXECUTE = 1
@@ -181,7 +187,7 @@ class Check:
 
     @property
     def owner_text(self) -> str:
-        return f"{_user_name(self.uid)}:{_group_name(self.gid)}"
+        return f"{user_name(self.uid)}:{group_name(self.gid)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -207,20 +213,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.problem is None
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def lookup_identity(user: str) -> Identity:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -10,11 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_ONLY_TOP = ("molecule", "tools", "tests", ".ci", ".config", ".venv", ".cache", ".ansible",
                 "Makefile", "pyproject.toml", "uv.lock", "site.yml", "ansible.cfg")  # fmt: skip
 DEV_ONLY_ANYWHERE = ("node_modules", "__pycache__", "dist")
+# The tool environment's, also when pytest is run as .venv/bin/pytest without it on PATH.
+GALAXY = shutil.which("ansible-galaxy", path=str(Path(sys.executable).parent)) or "ansible-galaxy"
 
 
 def test_build_contains_the_collection_and_no_dev_files(tmp_path: Path) -> None:
     subprocess.run(
-        ["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(ROOT)],
+        [GALAXY, "collection", "build", "--output-path", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
         text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import grp
 import hashlib
-import json
 import os
 import pwd
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tools.testing import load_plugin
+from tools.testing import load_plugin, run_module
 
 pf = load_plugin("modules", "path_facts")
 pm = load_plugin("filter", "path_matches")
@@ -63,23 +62,15 @@ def test_describe_reports_each_kind(tree: dict[str, str]) -> None:
     assert pf.describe(tree["file"] + "/below-a-file") == {"exists": False, "type": "absent"}
 
 
-def run_main(args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    testing = pytest.importorskip("ansible.module_utils.testing")
-    with testing.patch_module_args(args), pytest.raises(SystemExit):
-        pf.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
-
-
 def test_main_reports_every_path(tree: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main({"paths": list(tree.values())}, capsys)
+    result = run_module(pf, {"paths": list(tree.values())}, capsys)
     assert result["changed"] is False
     assert set(result["paths"]) == set(tree.values())
     assert result["paths"][tree["missing"]]["exists"] is False
 
 
 def test_main_refuses_relative_paths(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main({"paths": ["etc/webapp"]}, capsys)
+    result = run_module(pf, {"paths": ["etc/webapp"]}, capsys)
     assert result["failed"] is True
     assert "must be absolute" in result["msg"]
 

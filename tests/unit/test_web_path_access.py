@@ -6,8 +6,8 @@ credentials of a nobody-like user (or of the file owner) to the module's logic i
 
 from __future__ import annotations
 
-import json
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tools.testing import load_plugin
+from tools.testing import load_plugin, run_module
 
 wpa = load_plugin("modules", "web_path_access")
 
@@ -103,7 +103,7 @@ def test_blocking_parent_is_named_with_mode_owner_and_fix(base: Path) -> None:
     assert report.blocked is not None
     assert report.blocked.path == str(base / "www")
     assert "mode 0700" in (report.problem or "")
-    assert f"owner {wpa._user_name(os.getuid())}:" in (report.problem or "")
+    assert f"owner {pwd.getpwuid(os.getuid()).pw_name}:" in (report.problem or "")
     assert report.fix == f"chmod o+x {base / 'www'}"
     assert f"Fix: chmod o+x {base / 'www'}" in (report.problem or "")
     # Nothing below the blocker was checked.
@@ -255,17 +255,9 @@ def test_checked_entries_serialise(base: Path) -> None:
 # --- the module entry point ---------------------------------------------------------
 
 
-def run_main(args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    testing = pytest.importorskip("ansible.module_utils.testing")
-    with testing.patch_module_args(args), pytest.raises(SystemExit):
-        wpa.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
-
-
 def test_main_success(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dist = make_dist(base)
-    result = run_main({"path": str(dist), "user": "nobody", "files": ["index.html"]}, capsys)
+    result = run_module(wpa, {"path": str(dist), "user": "nobody", "files": ["index.html"]}, capsys)
     assert not result.get("failed")
     assert result["changed"] is False
     assert result["user"] == "nobody"
@@ -275,7 +267,7 @@ def test_main_success(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_blocked(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dist = make_dist(base)
     (base / "www").chmod(0o700)
-    result = run_main({"path": str(dist), "user": "nobody", "files": ["index.html"]}, capsys)
+    result = run_module(wpa, {"path": str(dist), "user": "nobody", "files": ["index.html"]}, capsys)
     assert result["failed"] is True
     assert str(base / "www") in result["msg"]
     assert result["blocked_by"] == {
@@ -297,6 +289,6 @@ def test_main_blocked(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_rejects_bad_arguments(
     args: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = run_main(args, capsys)
+    result = run_module(wpa, args, capsys)
     assert result["failed"] is True
     assert message in result["msg"]
