@@ -16,7 +16,8 @@ description:
   - The order of the releases (for pruning and rollback) is the order of their manifests'
     C(deployed_at) then C(release), never the directories' file times. C(activate) adds
     C(served_at) to a release's manifest the first time it is served, C(mark_good) adds
-    C(good_at) once the release has passed its health gate. A directory without a manifest
+    C(good_at) the first time the release passes its health gate and C(checked_at) each
+    time it passes one after a switch. A directory without a manifest
     is an unfinished release, never listed nor activated.
   - The link is switched atomically - a new link under a temporary name, renamed over
     the old one - so a reader sees the old release or the new one, never none.
@@ -45,8 +46,9 @@ options:
       - C(record) writes O(manifest) into the release O(release) (whose directory must
         exist).
       - C(activate) points O(link) at O(release).
-      - C(mark_good) records C(good_at) (UTC) in the manifest of the finished release
-        O(release) unless it has one - the release passed its health gate.
+      - C(mark_good) records in the manifest of the finished release O(release) that it
+        passed its health gate - C(checked_at) (UTC, to the microsecond) each time, and
+        C(good_at) the first time.
       - >-
         C(refuse) removes the directory of O(release) (never the release O(link) points
         at) and fails with the message C(release ID of SOURCE refused: check 'CHECK'
@@ -54,7 +56,7 @@ options:
         without O(source), C(CURRENT) is V((none\)) when no release is served). The facts
         file is written before it fails. In check mode it removes nothing, and fails too.
       - C(prune) removes unfinished releases and all but the last O(keep) releases, never
-        the one served nor the newest one with C(good_at).
+        the one served nor the last good ones (RV(last_good) and the last to pass a gate).
     type: str
     choices: [list, prepare, record, activate, mark_good, refuse, prune]
     default: list
@@ -174,10 +176,11 @@ current_good:
   description: Whether the current release's manifest has C(good_at).
   returned: always
   type: bool
-previous_good:
+last_good:
   description:
-    - The newest release before the current one whose manifest has C(good_at) (the newest
-      such release when none is current); null when none.
+    - The release other than the current one that passed its health gate most recently
+      (its manifest's C(checked_at), else C(good_at)); null when none. What to put back
+      when the current release fails its gate.
   returned: always
   type: str
 before:
@@ -326,13 +329,17 @@ def finished(manifests: list[dict[str, Any]], release: str, root: str) -> dict[s
     return manifest
 
 
-def previous_good(manifests: list[dict[str, Any]], current: str | None) -> str | None:
-    """The newest release before the current one (any when none is current) that passed
-    its health gate."""
-    order = [m["release"] for m in manifests]
-    older = manifests[: order.index(current)] if current in order else manifests
-    good = [m["release"] for m in older if m.get("good_at")]
-    return good[-1] if good else None
+def checked_at(manifest: dict[str, Any]) -> str:
+    """When a release last passed its health gate ("" when never)."""
+    return str(manifest.get("checked_at") or manifest.get("good_at") or "")
+
+
+def last_good(manifests: list[dict[str, Any]], current: str | None) -> str | None:
+    """The release, other than the current one, that passed its health gate most recently:
+    what to put back when the current one fails its gate (after a rollback, the release
+    rolled back to, not a newer one)."""
+    good = [m for m in manifests if m["release"] != current and checked_at(m)]
+    return max(good, key=lambda m: (checked_at(m), m["release"]))["release"] if good else None
 
 
 def parse_mode(mode: str | None) -> int | None:
@@ -465,7 +472,14 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
 
     if action == "mark_good":
         assert release is not None
-        changed = stamp(root, finished(manifests, release, root), "good_at", check_mode)
+        passed = finished(manifests, release, root)
+        stamp(root, passed, "good_at", check_mode)
+        if not check_mode:
+            passed["checked_at"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + (
+                f".{time.time_ns() // 1000 % 1_000_000:06d}Z"
+            )
+            write_json(os.path.join(releases_dir(root), release, MANIFEST), passed)
+        changed = True
 
     if action == "activate":
         assert release is not None
@@ -490,9 +504,9 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
 
     if action == "prune":
         kept = set(order[-params["keep"] :])
-        good = [m["release"] for m in manifests if m.get("good_at")]
-        if good:
-            kept.add(good[-1])
+        for good in (last_good(manifests, None), last_good(manifests, current)):
+            if good:
+                kept.add(good)
         removed = [name for name in [*unfinished, *order] if name not in kept and name != current]
 
     if action == "refuse":
@@ -526,7 +540,7 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "current": current,
         "previous": previous_of(order, current),
         "current_good": bool(serving and serving.get("good_at")),
-        "previous_good": previous_good(manifests, current),
+        "last_good": last_good(manifests, current),
         "before": before,
         "removed": removed,
         **extra,

@@ -148,7 +148,7 @@ def test_prepare_is_needed_when_nothing_is_served(tmp_path: Path) -> None:
     assert (result["needed"], result["changed"]) == (True, True)
     assert result["path"] == str(root / "releases" / "r1")
     assert (result["current"], result["before"], result["releases"]) == (None, None, [])
-    assert (result["current_good"], result["previous_good"]) == (False, None)
+    assert (result["current_good"], result["last_good"]) == (False, None)
     for path in (root, root / "releases", root / "releases" / "r1"):
         st = path.stat()
         assert stat.S_IMODE(st.st_mode) == 0o750, path
@@ -330,10 +330,10 @@ def test_main_prepares_in_check_mode(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "missing: fingerprint" in run_module(rel, args, capsys)["msg"]
 
 
-# --- mark_good, current_good, previous_good -----------------------------------------------
+# --- mark_good, current_good, last_good ---------------------------------------------------
 
 
-def test_mark_good_records_good_at_once(tmp_path: Path) -> None:
+def test_mark_good_records_good_at_once_and_checked_at_each_time(tmp_path: Path) -> None:
     make(tmp_path, "r1", "2026-01-01T00:00:00Z")
     facts = tmp_path / "facts.d" / "app.fact"
     args = params(tmp_path, action="mark_good", release="r1", facts_file=str(facts))
@@ -341,13 +341,16 @@ def test_mark_good_records_good_at_once(tmp_path: Path) -> None:
     assert "good_at" not in manifest(tmp_path, "r1")
     first = rel.run(args, check_mode=False)
     good_at = manifest(tmp_path, "r1")["good_at"]
+    checked = manifest(tmp_path, "r1")["checked_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", good_at)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", checked)
     assert first["changed"] is True
     assert first["releases"][0]["good_at"] == good_at
     assert json.loads(facts.read_text())["releases"][0]["good_at"] == good_at
     second = rel.run(args, check_mode=False)
-    assert second["changed"] is False
+    assert second["changed"] is True
     assert manifest(tmp_path, "r1")["good_at"] == good_at
+    assert manifest(tmp_path, "r1")["checked_at"] > checked
 
 
 def test_mark_good_refuses_an_unfinished_release(tmp_path: Path) -> None:
@@ -356,23 +359,35 @@ def test_mark_good_refuses_an_unfinished_release(tmp_path: Path) -> None:
         rel.run(params(tmp_path, action="mark_good", release="r1"), check_mode=False)
 
 
-def test_current_good_and_previous_good(tmp_path: Path) -> None:
+def test_current_good_and_last_good(tmp_path: Path) -> None:
     make(tmp_path, "r1", "2026-01-01T00:00:00Z", good_at="2026-01-01T00:01:00Z")
     make(tmp_path, "r2", "2026-01-02T00:00:00Z", good_at="2026-01-02T00:01:00Z")
     make(tmp_path, "r3", "2026-01-03T00:00:00Z")
     make(tmp_path, "r4", "2026-01-04T00:00:00Z", good_at="2026-01-04T00:01:00Z")
     nothing_served = rel.run(params(tmp_path), check_mode=False)
-    assert (nothing_served["current_good"], nothing_served["previous_good"]) == (False, "r4")
+    assert (nothing_served["current_good"], nothing_served["last_good"]) == (False, "r4")
     serve(tmp_path, "r3")
     r3 = rel.run(params(tmp_path), check_mode=False)
-    assert (r3["current"], r3["current_good"], r3["previous_good"]) == ("r3", False, "r2")
+    assert (r3["current"], r3["current_good"], r3["last_good"]) == ("r3", False, "r4")
     (tmp_path / "current").unlink()
-    serve(tmp_path, "r2")
-    r2 = rel.run(params(tmp_path), check_mode=False)
-    assert (r2["current_good"], r2["previous_good"]) == (True, "r1")
+    serve(tmp_path, "r4")
+    r4 = rel.run(params(tmp_path), check_mode=False)
+    assert (r4["current_good"], r4["last_good"]) == (True, "r2")
+
+
+def test_last_good_is_the_release_rolled_back_to(tmp_path: Path) -> None:
+    """After a rollback from r2 to r1 passed its gate, r1 is what a failing r3 goes back to."""
+    make(tmp_path, "r1", "2026-01-01T00:00:00Z", good_at="2026-01-01T00:01:00Z")
+    make(tmp_path, "r2", "2026-01-02T00:00:00Z", good_at="2026-01-02T00:01:00Z")
+    make(tmp_path, "r3", "2026-01-03T00:00:00Z")
+    serve(tmp_path, "r1")
+    rel.run(params(tmp_path, action="mark_good", release="r1"), check_mode=False)
+    (tmp_path / "current").unlink()
+    serve(tmp_path, "r3")
+    assert rel.run(params(tmp_path), check_mode=False)["last_good"] == "r1"
     (tmp_path / "current").unlink()
     serve(tmp_path, "r1")
-    assert rel.run(params(tmp_path), check_mode=False)["previous_good"] is None
+    assert rel.run(params(tmp_path), check_mode=False)["last_good"] == "r2"
 
 
 def test_prune_keeps_the_newest_good_release(tmp_path: Path) -> None:
@@ -384,7 +399,7 @@ def test_prune_keeps_the_newest_good_release(tmp_path: Path) -> None:
     result = rel.run(params(tmp_path, action="prune", keep=2), check_mode=False)
     assert sorted(result["removed"]) == ["r1", "r3", "r4"]
     assert sorted(os.listdir(tmp_path / "releases")) == ["r2", "r5", "r6"]
-    assert result["previous_good"] == "r2"
+    assert result["last_good"] == "r2"
 
 
 def side(current: str, *releases: tuple[str, str]) -> dict[str, Any]:

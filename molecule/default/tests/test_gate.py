@@ -83,9 +83,7 @@ def test_a_bad_front_end_input_with_a_new_back_end_changes_nothing(
     before = host_fingerprint(host, WATCHED, UNITS)
     new_backend = backend_variant(tmp_path, "v2", {"app/items.py": ("", "# v2\n")})
     no_index = dist_variant(tmp_path, "noindex", index=False)
-    code, output = deploy(
-        host, python_uv_app_src=str(new_backend), frontend_dist_src=str(no_index)
-    )
+    code, output = deploy(host, python_uv_app_src=str(new_backend), frontend_dist_src=str(no_index))
     assert code != 0, output[-4000:]
     assert "check 'index.html' failed" in output, output[-4000:]
     assert recap_changed(output, host) == 0, output[-4000:]
@@ -102,7 +100,8 @@ def test_a_run_that_changes_nothing_still_checks_the_app(host: Host) -> None:
     try:
         code, output = deploy(host, gunicorn_service_state="stopped")
         assert code != 0, output[-4000:]
-        assert "health gate failed: Gunicorn on unix:/run/webapp/gunicorn.sock" in output, output[-4000:]
+        expected = "health gate failed: Gunicorn on unix:/run/webapp/gunicorn.sock"
+        assert expected in output, output[-4000:]
     finally:
         host.check_output("systemctl start webapp.socket webapp.service")
     assert http_status(host, "/api/health") == 200

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,40 +17,20 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-from tools.testing import LoadLoop, main_pid, run_playbook
+from tools.testing import (
+    LoadLoop,
+    backend_variant,
+    dist_variant,
+    main_pid,
+    recap_changed,
+    run_playbook,
+)
 
 SCENARIO = Path(__file__).resolve().parent.parent
 ROOT = SCENARIO.parent.parent
 PLAYBOOKS = ROOT / "playbooks"
-BACKEND = ROOT / "examples" / "app" / "backend"
-DIST = ROOT / "examples" / "app" / "frontend" / "dist"
 BACKEND_FACT = "/etc/ansible/facts.d/python_uv_webapp.fact"
 FRONTEND_FACT = "/etc/ansible/facts.d/frontend_var_www_webapp_dist.fact"
-SKIP = shutil.ignore_patterns(".venv", "__pycache__", "node_modules")
-
-
-def backend_variant(base: Path, name: str, edit: dict[str, tuple[str, str]]) -> Path:
-    """A copy of the example back end with text replaced in some files."""
-    dest = base / name / "backend"
-    shutil.copytree(BACKEND, dest, ignore=SKIP)
-    for relative, (old, new) in edit.items():
-        path = dest / relative
-        text = path.read_text()
-        assert old in text, f"{old!r} not in {path}"
-        path.write_text(text.replace(old, new, 1))
-    return dest
-
-
-def dist_variant(base: Path, name: str, index: bool = True) -> Path:
-    """A copy of the built front end whose index.html says which variant it is."""
-    dest = base / name / "dist"
-    shutil.copytree(DIST, dest)
-    index_html = dest / "index.html"
-    if index:
-        index_html.write_text(index_html.read_text().replace("<head>", f"<head><!-- {name} -->"))
-    else:
-        index_html.unlink()
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +92,6 @@ def deploy(host: Host, *extra: str, playbook: Path = SCENARIO / "converge.yml") 
     return f"rc={result.returncode}\n{result.stdout}{result.stderr}"
 
 
-def changed_count(output: str, host: Host) -> int:
-    name = re.escape(host.backend.get_hostname())
-    recap = re.search(rf"{name}\s*:\s*ok=\d+\s+changed=(\d+)", output)
-    assert recap is not None, output[-3000:]
-    return int(recap.group(1))
-
-
 @pytest.fixture
 def load(host: Host) -> Iterator[LoadLoop]:
     """The bounded load loop inside the container, stopped at the end of the test."""
@@ -142,7 +114,7 @@ def deploy_under_load(
 def test_check_mode_on_the_converged_host_changes_nothing(host: Host) -> None:
     output = deploy(host, "--check", "--diff")
     assert output.startswith("rc=0"), output[-4000:]
-    assert changed_count(output, host) == 0, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
 
 
 def test_v1_serves_from_its_release(host: Host) -> None:
@@ -154,7 +126,8 @@ def test_v1_serves_from_its_release(host: Host) -> None:
     assert host.file("/var/www/webapp/dist").is_symlink
     manifest = backend["releases"][0]
     assert re.fullmatch(r"[0-9a-f]{64}", manifest["uv_lock_sha256"])
-    assert re.fullmatch(r"[0-9a-f]{64}", frontend["releases"][0]["dist_sha256"])
+    assert re.fullmatch(r"[0-9a-f]{64}", frontend["releases"][0]["fingerprint"])
+    assert manifest["good_at"], "v1 passed the health gate"
     assert manifest["deployed_by"]
     assert answering(host) == (backend["current"], "v1")
 
@@ -202,8 +175,12 @@ def test_v3_fails_its_health_check_and_v2_is_put_back(
         "v3 deploy (rolled back)",
     )
     assert output.startswith("rc=2"), output[-6000:]
-    failure = "health gate failed: GET /api/health answered 500, expected 200"
+    failure = (
+        "health gate failed: Gunicorn on unix:/run/webapp/gunicorn.sock: "
+        "GET /api/health answered 500"
+    )
     assert failure in output, output[-6000:]
+    assert "RuntimeError: v3" in output, "the gate's message shows the app's error from the journal"
     assert f"serving now: back end {v2['current']}, front end {v2['current']}" in output
     backend, frontend = facts(host)
     assert (backend["current"], frontend["current"]) == (v2["current"], v2["current"])
@@ -229,7 +206,9 @@ def test_rollback_goes_back_one_release_under_load(host: Host, load: LoadLoop) -
 def test_rollback_to_a_named_release_and_the_listing(host: Host) -> None:
     backend, _ = facts(host)
     v2 = backend["releases"][1]["release"]
-    output = deploy(host, "-e", f"release={v2}", playbook=PLAYBOOKS / "rollback.yml")
+    output = deploy(
+        host, "-e", f"deploy_rollback_release={v2}", playbook=PLAYBOOKS / "rollback.yml"
+    )
     assert output.startswith("rc=0"), output[-6000:]
     assert answering(host) == (v2, "v2")
     listing = deploy(host, playbook=PLAYBOOKS / "releases.yml")
@@ -257,7 +236,7 @@ def serving_state(host: Host) -> str:
         ("dist-checksum", "check 'archive checksum' failed: frontend_dist_src"),
         ("dist-corrupt", "check 'archive unpacks' failed: frontend_dist_src"),
         ("stale-lock", "check 'uv sync --locked succeeds"),
-        ("no-import", "check 'the application imports as its user' failed"),
+        ("no-import", "check 'the application imports as its user, in the service's sandbox'"),
     ],
 )
 def test_a_bad_artifact_stops_the_run_and_leaves_the_serving_release(
