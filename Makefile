@@ -9,7 +9,7 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 FRONTEND   := examples/app/frontend
 BACKEND    := examples/app/backend
-SCENARIOS  ?= python_uv gunicorn frontend nginx_gateway resilience default releases scaleout
+SCENARIOS  ?= python_uv gunicorn frontend nginx_gateway resilience default releases own_playbook scaleout
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # PyPI and npm may sit behind an HTTPS proxy whose CA only this machine's bundle holds;

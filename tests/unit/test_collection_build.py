@@ -29,7 +29,7 @@ def test_build_contains_the_collection_and_no_dev_files(tmp_path: Path) -> None:
     for required in ("MANIFEST.json", "README.md", "meta/runtime.yml", "playbooks/site.yml",
                      "plugins/modules/web_path_access.py"):  # fmt: skip
         assert required in names, required
-    for role in ("python_uv", "gunicorn", "frontend", "nginx_gateway"):
+    for role in ("python_uv", "gunicorn", "frontend", "nginx_gateway", "deploy"):
         assert f"roles/{role}/meta/argument_specs.yml" in names, role
     leaked = [
         name

@@ -8,27 +8,29 @@ from pathlib import Path
 
 from testinfra.host import Host
 
-from tools.testing import run_playbook, self_signed_pem
+from tools.testing import (
+    backend_variant,
+    dist_variant,
+    host_fingerprint,
+    recap_changed,
+    run_playbook,
+    self_signed_pem,
+)
 
 SCENARIO = Path(__file__).resolve().parent.parent
 CASES = 12
 
-# What a run may change: the gateway's, the app's and the units' files, the web root, the
-# log rotation and journal settings, and the running processes (their MainPIDs).
+# What a run may change: the app's code, the gateway's, the app's and the units' files, the
+# web root, the log rotation and journal settings, and the running processes (their MainPIDs).
 WATCHED = (
-    "/etc/nginx /etc/webapp /var/www/webapp /etc/logrotate.d /etc/systemd/journald.conf.d "
-    "/etc/systemd/system/nginx.service.d /etc/systemd/system/webapp.*"
+    "/opt/webapp /etc/nginx /etc/webapp /var/www/webapp /etc/logrotate.d "
+    "/etc/systemd/journald.conf.d /etc/systemd/system/nginx.service.d /etc/systemd/system/webapp.*"
 )
+UNITS = "nginx.service webapp.service"
 
 
 def fingerprint(host: Host) -> str:
-    return str(
-        host.check_output(
-            f"find {WATCHED} -printf '%y %m %u:%g %p %l\\n' | sort; "
-            f"find {WATCHED} -type f -exec sha256sum {{}} + | sort; "
-            "systemctl show --property=Id --property=MainPID nginx.service webapp.service"
-        )
-    )
+    return host_fingerprint(host, WATCHED, UNITS)
 
 
 def test_bad_variables_are_refused_naming_them_and_change_nothing(
@@ -55,4 +57,23 @@ def test_bad_variables_are_refused_naming_them_and_change_nothing(
     assert recap is not None, output[-2000:]
     assert recap.group(2) == str(CASES), f"{recap.group(2)} of {CASES} cases were refused"
     assert recap.group(1) == "0", output[-6000:]
+    assert fingerprint(host) == before
+
+
+def test_a_bad_front_end_with_a_new_back_end_stops_the_run_before_any_change(
+    host: Host, tmp_path: Path
+) -> None:
+    """site.yml checks every input of every role first: the new back end is not installed
+    because the front end that comes with it has no index.html."""
+    before = fingerprint(host)
+    new_backend = backend_variant(tmp_path, "v2", {"app/items.py": ("", "# v2\n")})
+    no_index = dist_variant(tmp_path, "noindex", index=False)
+    variables = {"python_uv_app_src": str(new_backend), "frontend_dist_src": str(no_index)}
+    result = run_playbook(
+        SCENARIO / "converge.yml", host.backend.get_hostname(), "-e", json.dumps(variables)
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert "check 'index.html' failed" in output, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
     assert fingerprint(host) == before
