@@ -1,9 +1,11 @@
 """Unit tests for the pure parts of the benchmarks: wrk and recap parsing, medians,
-ratios, goals and the Markdown tables (tools/bench_report.py), and the source changes
-the Ansible benchmark makes between deploys (tools/bench.py)."""
+ratios, goals and the Markdown tables (tools/bench_report.py), and, from tools/bench.py,
+the source changes the Ansible benchmark makes between deploys and how it runs the
+current tree and a baseline's (environment, inventory, steps), without a container."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -437,3 +439,105 @@ def test_endpoints_cover_the_api_the_spa_and_the_asset_both_ways() -> None:
     assert [e.path for e in points if not e.api] == ["/", "/dashboard", "/assets/index-X.js",
                                                      "/assets/index-X.js"]  # fmt: skip
     assert [e.gzip for e in points].count(True) == 1
+
+
+# --- the trees the Ansible benchmark runs -------------------------------------------------
+
+
+def test_the_inventory_sets_only_the_roles_own_variables(tmp_path: Path) -> None:
+    inventory = json.loads(
+        bench.write_inventory(tmp_path / "i.yml", ["a", "b"], tmp_path, tmp_path).read_text()
+    )
+    assert set(inventory["webapp"]["hosts"]) == {"a", "b"}
+    prefixes = ("python_uv_", "gunicorn_", "frontend_", "nginx_gateway_")
+    assert all(name.startswith(prefixes) for name in inventory["webapp"]["vars"])
+
+
+def test_collections_path_puts_the_tree_first_without_the_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    checkout = str(bench.ROOT / ".cache" / "collections")
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", f"{checkout}:/venv/site-packages")
+    assert bench.collections_path(tmp_path) == f"{tmp_path}/.cache/collections:/venv/site-packages"
+    assert bench.collections_path(bench.ROOT) == f"{checkout}:/venv/site-packages"
+    assert bench.site_env(tmp_path)["ANSIBLE_COLLECTIONS_PATH"] == bench.collections_path(tmp_path)
+    assert bench.site_env(bench.ROOT)["ANSIBLE_CONFIG"] == str(bench.ROOT / "ansible.cfg")
+    # unset: each tree's ansible.cfg says where (./.cache/collections, next to it)
+    monkeypatch.delenv("ANSIBLE_COLLECTIONS_PATH")
+    assert "ANSIBLE_COLLECTIONS_PATH" not in bench.site_env(tmp_path)
+    assert bench.collections_path(tmp_path) == f"{tmp_path}/.cache/collections"
+
+
+def test_each_tree_has_containers_of_its_own() -> None:
+    current = bench.Tree("current", bench.ROOT)
+    baseline = bench.Tree("baseline", bench.ROOT / "b", bench.BASELINE_SUFFIX)
+    assert current.names(2) == ["fullstack-webapp-bench-1", "fullstack-webapp-bench-2"]
+    assert baseline.names(1) == ["fullstack-webapp-bench-1-base"]
+
+
+def _bench(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fail_at: int
+) -> tuple[bench.AnsibleBench, list[str]]:
+    """An AnsibleBench with a baseline whose `fail_at`-th run fails, and the list of the
+    runs it makes (tree and round); no container is started."""
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    monkeypatch.setattr(bench, "stage_sources", lambda: (tmp_path / "b", tmp_path / "d"))
+    monkeypatch.setattr(bench, "load_snapshot", dict)
+    args = argparse.Namespace(hosts=[1], rounds=3, keep=False)
+    ab = bench.AnsibleBench(args)
+    ab.baseline = bench.Tree("baseline", tmp_path, bench.BASELINE_SUFFIX)
+    calls: list[str] = []
+
+    def timed(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
+        calls.append(f"{tree.label}{note}")
+        if tree.label == "baseline" and sum(c.startswith("baseline") for c in calls) == fail_at:
+            raise bench.SiteFailed(2, "TASK [x]\nfatal: [h]: FAILED! =>\n  msg: boom\n")
+        return _timed(name, 10.0 + len(calls))
+
+    monkeypatch.setattr(ab, "timed", timed)
+    return ab, calls
+
+
+def test_a_step_runs_both_trees_round_by_round(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, calls = _bench(monkeypatch, tmp_path, fail_at=0)
+    ab.step("no-change re-run", 1, rounds=3)
+    assert calls == [f"{tree}, round {n}/3" for n in (1, 2, 3) for tree in ("current", "baseline")]
+    assert ab.runs["current"][0].round_seconds == [11.0, 13.0, 15.0]
+    assert ab.runs["baseline"][0].seconds == 14.0
+    assert ab.failure is None
+
+
+def test_a_failed_baseline_drops_its_step_and_the_current_tree_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, calls = _bench(monkeypatch, tmp_path, fail_at=3)  # round 2 of the no-change re-run
+    ab.step("fresh converge, 1 host", 1)
+    ab.step("no-change re-run", 1, rounds=3)
+    ab.step("back-end-only redeploy", 1)
+    assert [run.name for run in ab.runs["baseline"]] == ["fresh converge, 1 host"]
+    assert [run.name for run in ab.runs["current"]] == [
+        "fresh converge, 1 host", "no-change re-run", "back-end-only redeploy"]  # fmt: skip
+    assert calls == [
+        "current", "baseline", "current, round 1/3", "baseline, round 1/3",
+        "current, round 2/3", "baseline, round 2/3", "current, round 3/3", "current"]  # fmt: skip
+    assert ab.runs["current"][1].round_seconds == [13.0, 15.0, 17.0]
+    assert ab.failure == bench_report.BaselineFailure(
+        "no-change re-run", "fatal: [h]: FAILED! =>\n  msg: boom"
+    )
+    assert "msg: boom" in (tmp_path / "baseline-failure.log").read_text()
+    assert ab.trees() == [ab.current]
+
+
+def test_a_failure_of_the_current_tree_ends_the_benchmark(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, _ = _bench(monkeypatch, tmp_path, fail_at=0)
+
+    def broken(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
+        raise bench.SiteFailed(2, "fatal: [h]: FAILED!")
+
+    monkeypatch.setattr(ab, "timed", broken)
+    with pytest.raises(bench.SiteFailed):
+        ab.step("fresh converge, 1 host", 1)
