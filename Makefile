@@ -31,7 +31,9 @@ bench: tools host app
 	$(PYTHON) -m tools.bench http $(BENCH_ARGS)
 
 # site.yml's own run time (fresh, no change, back end, front end; 1, 2 and 4 hosts):
-# benchmarks/results/ansible-latest.{md,json}.
+# benchmarks/results/ansible-latest.{md,json}. BENCH_ARGS e.g. "--hosts 1 --rounds 5";
+# "--baseline REF" also runs site.yml of git revision REF (a worktree under .cache/bench/,
+# containers *-base) step by step beside this checkout's, with the ratios current / REF.
 bench-ansible: tools host app
 	$(PYTHON) -m tools.bench ansible $(BENCH_ARGS)
 
@@ -72,5 +74,8 @@ molecule: tools host app
 
 clean:
 	-docker rm -f fullstack-webapp-demo fullstack-webapp-bench fullstack-webapp-bench-1 \
-		fullstack-webapp-bench-2 fullstack-webapp-bench-3 fullstack-webapp-bench-4
+		fullstack-webapp-bench-2 fullstack-webapp-bench-3 fullstack-webapp-bench-4 \
+		fullstack-webapp-bench-1-base fullstack-webapp-bench-2-base \
+		fullstack-webapp-bench-3-base fullstack-webapp-bench-4-base
+	-for tree in .cache/bench/baseline-*; do [ -d "$$tree" ] && git worktree remove --force "$$tree"; done
 	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist

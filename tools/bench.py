@@ -21,9 +21,15 @@
   ratios to benchmarks/results/latest.{md,json}.
 
 ``python -m tools.bench ansible`` (make bench-ansible) times site.yml itself on fresh
-containers ``fullstack-webapp-bench-N``: a fresh converge, a no-change re-run, a
-back-end-only and a front-end-only redeploy, then fresh converges of 2 and 4 hosts at
-once; results in benchmarks/results/ansible-latest.{md,json}.
+containers ``fullstack-webapp-bench-N``: a fresh converge, a no-change re-run (``--rounds``
+of them, the median reported), a back-end-only and a front-end-only redeploy, then fresh
+converges and no-change re-runs of 2 and 4 hosts at once; results in
+benchmarks/results/ansible-latest.{md,json}. With ``--baseline REF`` the same steps also
+run site.yml of another revision: a detached git worktree of REF under
+.cache/bench/baseline-<sha>/ with its own collection link, on containers of its own
+(``fullstack-webapp-bench-N-base``), each step on both trees back to back, so that the
+ratios current / baseline are measured under the same load; the worktree is removed at
+the end.
 
 Every container this starts is removed at the end (``--keep`` keeps them).
 """
@@ -41,7 +47,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +60,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / ".cache" / "bench"
 HTTP_CONTAINER = "fullstack-webapp-bench"
 ANSIBLE_CONTAINER_PREFIX = "fullstack-webapp-bench-"
+BASELINE_SUFFIX = "-base"
 IMAGE = os.environ.get("FULLSTACK_BENCH_IMAGE", "fullstack-webapp/debian:12")
 
 APP = "webapp"
@@ -187,7 +194,12 @@ def start_containers(names: Sequence[str]) -> None:
 
 
 def write_inventory(path: Path, hosts: Sequence[str], backend: Path, dist: Path) -> Path:
-    """inventories/demo's variables for the given containers (JSON is valid YAML)."""
+    """inventories/demo's variables for the given containers (JSON is valid YAML).
+
+    Only the four roles' own variables (python_uv_*, frontend_*, nginx_gateway_*,
+    gunicorn_*): --baseline runs this inventory with the site.yml of other revisions too,
+    whose playbooks may name everything else differently (and the deploy role refuses the
+    fullstack_webapp_* names of the earlier site.yml)."""
     inventory = {
         "webapp": {
             "hosts": {host: {"ansible_connection": "community.docker.docker"} for host in hosts},
@@ -241,15 +253,51 @@ class SiteRun:
     hosts_cpu_s: float
 
 
+class SiteFailed(RuntimeError):
+    """ansible-playbook site.yml exited non-zero; `output` is all it printed."""
+
+    def __init__(self, returncode: int, output: str) -> None:
+        super().__init__(f"site.yml failed (exit {returncode}):\n{output[-6000:]}")
+        self.output = output
+
+
+def collections_path(tree: Path) -> str:
+    """ANSIBLE_COLLECTIONS_PATH for running the tree's site.yml: the tree's own
+    .cache/collections (where fullstack.webapp links to the tree) first, then the rest of
+    the inherited environment's path (the tool venv's site-packages: ansible.posix,
+    community.docker...) without the checkout's link, so fullstack.webapp is the tree's."""
+    own = {(ROOT / ".cache" / "collections").resolve(), (tree / ".cache" / "collections").resolve()}
+    rest = [
+        entry
+        for entry in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() not in own
+    ]
+    return os.pathsep.join([str(tree / ".cache" / "collections"), *rest])
+
+
+def site_env(tree: Path) -> dict[str, str]:
+    """The environment of ansible-playbook for the tree: its collection, its ansible.cfg
+    (whose collections_path, ./.cache/collections, is the tree's when the environment sets
+    none)."""
+    env = dict(os.environ)
+    if "ANSIBLE_COLLECTIONS_PATH" in env:
+        env["ANSIBLE_COLLECTIONS_PATH"] = collections_path(tree)
+    if (tree / "ansible.cfg").exists():
+        env["ANSIBLE_CONFIG"] = str(tree / "ansible.cfg")
+    return env
+
+
 def run_site(
     inventory: Path,
     hosts: Sequence[str] = (),
     *,
     profile: bool = True,
     extra_vars: Sequence[str] = (),
+    tree: Path = ROOT,
 ) -> SiteRun:
-    """ansible-playbook site.yml: its wall time, output and the CPU it used."""
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    """ansible-playbook site.yml of `tree` (the checkout, or a baseline's worktree), from
+    that tree with its collection: its wall time, output and the CPU it used."""
+    env = {**site_env(tree), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     if profile:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
         env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "10"
@@ -257,9 +305,9 @@ def run_site(
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "site.yml"]
+        ["ansible-playbook", "-i", str(inventory), str(tree / "site.yml")]
         + [arg for value in extra_vars for arg in ("-e", value)],
-        cwd=ROOT,
+        cwd=tree,
         env=env,
         capture_output=True,
         text=True,
@@ -270,7 +318,7 @@ def run_site(
     hosts_cpu = sum(container_cpu_s(host) for host in hosts) - hosts_before
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        raise RuntimeError(f"site.yml failed (exit {result.returncode}):\n{output[-6000:]}")
+        raise SiteFailed(result.returncode, output)
     controller_cpu = (children.ru_utime + children.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
@@ -645,18 +693,182 @@ def change_frontend(dist: Path, build_id: str) -> str:
     return f"/{new}"
 
 
-def ansible_bench(args: argparse.Namespace) -> int:
-    started = dt.datetime.now(dt.UTC)
-    loads = [load_snapshot()]
-    backend, dist = stage_sources()
-    runs: list[report.AnsibleRun] = []
-    build = started.strftime("%Y%m%d%H%M%S")
+# --- the trees measured: the checkout and, with --baseline, another revision -------------
 
-    def timed(name: str, hosts: list[str]) -> report.AnsibleRun:
-        inventory = write_inventory(WORK / f"ansible-{len(hosts)}.yml", hosts, backend, dist)
-        log(f"{name}: site.yml on {len(hosts)} host(s)")
-        loads.append(load_snapshot())
-        site = run_site(inventory, hosts)
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class Revision:
+    ref: str
+    sha: str
+    short: str
+    subject: str
+
+
+def resolve_revision(ref: str) -> Revision:
+    try:
+        sha = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except subprocess.CalledProcessError:
+        raise SystemExit(f"--baseline {ref}: not a commit of this repository") from None
+    return Revision(
+        ref, sha, git("rev-parse", "--short", sha), git("log", "-1", "--format=%s", sha)
+    )
+
+
+def add_baseline_worktree(revision: Revision) -> Path:
+    """A detached worktree of the revision under .cache/bench/ (inside the checkout), with
+    its own .cache/collections/ansible_collections/fullstack/webapp link to itself, as
+    `make tools` links the checkout."""
+    path = WORK / f"baseline-{revision.short}"
+    remove_baseline_worktree(path)  # left over by an interrupted run
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git("worktree", "add", "--detach", "--quiet", str(path), revision.sha)
+    link = path / ".cache" / "collections" / "ansible_collections" / "fullstack" / "webapp"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(Path("../../../.."))
+    return path
+
+
+def remove_baseline_worktree(path: Path) -> None:
+    """git worktree remove (also when its directory is gone), then whatever is left."""
+    subprocess.run(
+        ["git", "worktree", "remove", "--force", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# What ansible-playbook does before it loads a play: init_plugin_loader() installs the
+# collection finder over the configured COLLECTIONS_PATHS, in their order.
+_FIND_COLLECTION = """\
+import importlib
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader()
+print(list(importlib.import_module("ansible_collections.fullstack.webapp").__path__)[0])
+"""
+
+
+def collection_dir(tree: Path) -> Path:
+    """Where Ansible's collection loader, configured as run_site configures it for the
+    tree, finds fullstack.webapp; it must be a link to the tree itself."""
+    result = subprocess.run(
+        [sys.executable, "-c", _FIND_COLLECTION],
+        cwd=tree,
+        env=site_env(tree),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = Path(result.stdout.strip())
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"fullstack.webapp not found for {tree}:\n{result.stderr[-2000:]}")
+    if found.resolve() != tree.resolve():
+        raise RuntimeError(f"fullstack.webapp for {tree} is {found} -> {found.resolve()}")
+    return found
+
+
+def syntax_check(tree: Path, inventory: Path) -> None:
+    """ansible-playbook --syntax-check of the tree's site.yml (no host is contacted)."""
+    result = subprocess.run(
+        ["ansible-playbook", "--syntax-check", "-i", str(inventory), str(tree / "site.yml")],
+        cwd=tree,
+        env=site_env(tree),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SiteFailed(result.returncode, result.stdout + result.stderr)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A tree whose site.yml is measured, on containers of its own."""
+
+    label: str
+    root: Path
+    suffix: str = ""
+
+    def names(self, count: int) -> list[str]:
+        return [f"{ANSIBLE_CONTAINER_PREFIX}{n}{self.suffix}" for n in range(1, count + 1)]
+
+
+# A check around one run of a step, for one container: called before the run, it returns
+# what to call after it (which raises when the step did not do what it should).
+Check = Callable[[str], Callable[[], None]]
+
+
+def gunicorn_restarted(container: str) -> Callable[[], None]:
+    def main_pid() -> str:
+        return docker_exec(container, f"systemctl show -p MainPID --value {APP}.service").strip()
+
+    before = main_pid()
+
+    def after() -> None:
+        if main_pid() == before:
+            raise RuntimeError(f"{container}: the back-end redeploy did not restart Gunicorn")
+        wait_http(container, "http://127.0.0.1/api/health")
+
+    return after
+
+
+def serves(script: str) -> Check:
+    def check(container: str) -> Callable[[], None]:
+        def after() -> None:
+            if script not in docker_exec(container, "curl -s http://127.0.0.1/"):
+                raise RuntimeError(f"{container}: the front-end redeploy does not serve {script}")
+
+        return after
+
+    return check
+
+
+class AnsibleBench:
+    """The steps of make bench-ansible, each on the checkout and (--baseline) on the
+    baseline's worktree back to back; a failure of the baseline ends its part only."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.started = dt.datetime.now(dt.UTC)
+        self.loads = [load_snapshot()]
+        self.current = Tree("current", ROOT)
+        self.baseline: Tree | None = None
+        self.revision: Revision | None = None
+        self.baseline_collection: Path | None = None
+        self.failure: report.BaselineFailure | None = None
+        self.runs: dict[str, list[report.AnsibleRun]] = {"current": [], "baseline": []}
+        self.backend, self.dist = stage_sources()
+
+    def trees(self) -> list[Tree]:
+        """The trees still measured: the current one, and the baseline until it fails."""
+        if self.baseline is None or self.failure is not None:
+            return [self.current]
+        return [self.current, self.baseline]
+
+    def inventory(self, tree: Tree, hosts: Sequence[str]) -> Path:
+        path = WORK / f"ansible-{tree.label}-{len(hosts)}.yml"
+        return write_inventory(path, hosts, self.backend, self.dist)
+
+    def fail(self, step: str, error: Exception) -> None:
+        output = error.output if isinstance(error, SiteFailed) else str(error)
+        self.failure = report.BaselineFailure(step, report.failure_summary(output))
+        saved = WORK / "baseline-failure.log"
+        saved.write_text(output)
+        log(f"THE BASELINE FAILED at {step!r} (all of its output: {saved}); "
+            f"the current tree goes on alone:\n{self.failure.message}")  # fmt: skip
+
+    def timed(self, tree: Tree, name: str, hosts: list[str], note: str) -> report.AnsibleRun:
+        inventory = self.inventory(tree, hosts)
+        log(f"{name} [{tree.label}{note}]: site.yml on {len(hosts)} host(s)")
+        self.loads.append(load_snapshot())
+        site = run_site(inventory, hosts, tree=tree.root)
         run = report.ansible_run(
             name,
             hosts,
@@ -665,7 +877,6 @@ def ansible_bench(args: argparse.Namespace) -> int:
             controller_cpu_s=round(site.controller_cpu_s, 2),
             hosts_cpu_s=round(site.hosts_cpu_s, 2),
         )
-        runs.append(run)
         log(
             f"  {run.seconds:.1f} s (CPU {run.controller_cpu_s:.1f} s controller + "
             f"{run.hosts_cpu_s:.1f} s hosts), ok={run.tasks_ok} changed={run.changed} "
@@ -675,63 +886,156 @@ def ansible_bench(args: argparse.Namespace) -> int:
             log(f"    {task_s:5.1f} s  {task}")
         return run
 
-    one = [f"{ANSIBLE_CONTAINER_PREFIX}1"]
-    all_names = [f"{ANSIBLE_CONTAINER_PREFIX}{n}" for n in range(1, max(args.hosts) + 1)]
-    try:
-        start_containers(one)
-        timed("fresh converge, 1 host", one)
-        timed("no-change re-run", one)
-        change_backend(backend, build)
-        before = docker_exec(one[0], f"systemctl show -p MainPID --value {APP}.service").strip()
-        timed("back-end-only redeploy", one)
-        after = docker_exec(one[0], f"systemctl show -p MainPID --value {APP}.service").strip()
-        if before == after:
-            raise RuntimeError("the back-end redeploy did not restart Gunicorn")
-        wait_http(one[0], "http://127.0.0.1/api/health")
-        script = change_frontend(dist, build)
-        timed("front-end-only redeploy", one)
-        served = docker_exec(one[0], "curl -s http://127.0.0.1/")
-        if script not in served:
-            raise RuntimeError(f"the front-end redeploy does not serve {script}")
-        for count in args.hosts:
+    def step(self, name: str, count: int, *, rounds: int = 1, check: Check | None = None) -> None:
+        """One step on every tree, back to back (rounds alternate the trees); the median of
+        the rounds is kept. A failure of the current tree ends the benchmark."""
+        measured: dict[str, list[report.AnsibleRun]] = {}
+        for round_no in range(1, rounds + 1):
+            note = f", round {round_no}/{rounds}" if rounds > 1 else ""
+            for tree in self.trees():
+                hosts = tree.names(count)
+                try:
+                    afters = [check(host) for host in hosts] if check else []
+                    run = self.timed(tree, name, hosts, note)
+                    for after in afters:
+                        after()
+                except (RuntimeError, ValueError) as error:
+                    if tree is self.current:
+                        raise
+                    self.fail(name, error)
+                    measured.pop(tree.label, None)
+                    continue
+                measured.setdefault(tree.label, []).append(run)
+        for label, runs in measured.items():
+            self.runs[label].append(report.combine_rounds(runs))
+
+    def prepare_baseline(self, ref: str) -> None:
+        self.revision = resolve_revision(ref)
+        path = add_baseline_worktree(self.revision)
+        self.baseline = Tree("baseline", path, BASELINE_SUFFIX)
+        log(f"baseline: {ref} = {self.revision.short} {self.revision.subject!r}, "
+            f"worktree {path.relative_to(ROOT)}")  # fmt: skip
+        try:
+            self.baseline_collection = collection_dir(path)
+            syntax_check(path, self.inventory(self.baseline, self.baseline.names(1)))
+        except RuntimeError as error:
+            self.fail("setup", error)
+
+    def all_names(self) -> list[str]:
+        """Every container name a run with these --hosts may use, for either tree."""
+        return [
+            f"{ANSIBLE_CONTAINER_PREFIX}{n}{suffix}"
+            for suffix in ("", BASELINE_SUFFIX)
+            for n in range(1, max(self.args.hosts) + 1)
+        ]
+
+    def measure(self) -> None:
+        rounds = self.args.rounds
+        remove_containers(self.all_names())
+        start_containers([name for tree in self.trees() for name in tree.names(1)])
+        self.step("fresh converge, 1 host", 1)
+        self.step("no-change re-run", 1, rounds=rounds)
+        change_backend(self.backend, self.started.strftime("%Y%m%d%H%M%S"))
+        self.step("back-end-only redeploy", 1, check=gunicorn_restarted)
+        script = change_frontend(self.dist, self.started.strftime("%Y%m%d%H%M%S"))
+        self.step("front-end-only redeploy", 1, check=serves(script))
+        for count in self.args.hosts:
             if count == 1:
                 continue
-            names = all_names[:count]
-            remove_containers(all_names)
-            start_containers(names)
-            timed(f"fresh converge, {count} hosts", names)
-            timed(f"no-change re-run, {count} hosts", names)
-    finally:
-        if not args.keep:
-            remove_containers(all_names)
-    loads.append(load_snapshot())
-    by_name = {run.name: run for run in runs}
-    targets = report.ansible_targets(by_name)
-    header = {
-        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": ", ".join(f"{k} {v}" for k, v in machine().items()),
-        "load": describe_load(loads),
-        "how": (
-            "wall time of `ansible-playbook -i <generated inventory> site.yml` from the "
-            "controller (this machine) to fresh systemd containers over "
-            "community.docker.docker; the inventory has the demo's variables; "
-            "counts from PLAY RECAP"
-        ),
-        "ansible": _ansible_version(),
-    }
-    markdown = report.ansible_markdown(runs, targets, header)
-    data: dict[str, object] = {
-        "kind": "ansible",
-        "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
-        "load": loads,
-        "runs": report.to_jsonable(runs),
-        "targets": report.to_jsonable(targets),
-    }
-    write_results(args.output, markdown, data)
-    print()
-    print(markdown)
-    return 0
+            remove_containers(self.all_names())
+            start_containers([name for tree in self.trees() for name in tree.names(count)])
+            self.step(f"fresh converge, {count} hosts", count)
+            self.step(f"no-change re-run, {count} hosts", count, rounds=rounds)
+
+    def run(self) -> int:
+        try:
+            if self.args.baseline:
+                self.prepare_baseline(self.args.baseline)
+            self.measure()
+        finally:
+            if not self.args.keep:
+                remove_containers(self.all_names())
+            if self.baseline is not None:
+                remove_baseline_worktree(self.baseline.root)
+                log(f"removed the worktree {self.baseline.root.relative_to(ROOT)}")
+        self.loads.append(load_snapshot())
+        self.report()
+        if self.failure is not None:
+            log(f"the baseline failed at {self.failure.step!r}: the report has the current "
+                "tree's figures and the baseline's up to there")  # fmt: skip
+            return 1
+        return 0
+
+    def report(self) -> None:
+        runs, base_runs = self.runs["current"], self.runs["baseline"]
+        targets = report.ansible_targets({run.name: run for run in runs})
+        header = {
+            "date": self.started.strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": ", ".join(f"{k} {v}" for k, v in machine().items()),
+            "load": describe_load(self.loads),
+            "how": (
+                "wall time of `ansible-playbook -i <generated inventory> site.yml` from the "
+                "controller (this machine) to fresh systemd containers over "
+                "community.docker.docker; the inventory has the demo's variables; "
+                "counts from PLAY RECAP"
+            ),
+            "ansible": _ansible_version(),
+        }
+        if self.args.rounds > 1:
+            header["no-change re-runs"] = f"{self.args.rounds} rounds each, medians"
+        if self.baseline is not None and self.revision is not None:
+            header["current"] = _describe_checkout()
+            collection = (
+                f", fullstack.webapp from {self.baseline_collection.relative_to(ROOT)}"
+                if self.baseline_collection is not None
+                else ""
+            )
+            header["baseline"] = (
+                f"`{self.revision.ref}` = {self.revision.short} ({self.revision.subject}): "
+                f"its own site.yml and ansible.cfg in a detached worktree "
+                f"{self.baseline.root.relative_to(ROOT)}/{collection}, on containers "
+                f"`*{BASELINE_SUFFIX}`; same Ansible (.venv), inventory and sources"
+            )
+        markdown = report.ansible_markdown(
+            runs,
+            targets,
+            header,
+            baseline=base_runs if self.baseline is not None else None,
+            baseline_failure=self.failure,
+        )
+        data: dict[str, object] = {
+            "kind": "ansible",
+            "date": self.started.isoformat(timespec="seconds"),
+            "machine": machine(),
+            "load": self.loads,
+            "config": {"hosts": list(self.args.hosts), "rounds": self.args.rounds},
+            "runs": report.to_jsonable(runs),
+            "targets": report.to_jsonable(targets),
+        }
+        if self.baseline is not None and self.revision is not None:
+            data["baseline"] = {
+                "ref": self.revision.ref,
+                "sha": self.revision.sha,
+                "subject": self.revision.subject,
+                "runs": report.to_jsonable(base_runs),
+                "failure": None if self.failure is None else report.to_jsonable(self.failure),
+            }
+            data["comparison"] = report.comparisons_jsonable(report.compare_runs(runs, base_runs))
+        write_results(self.args.output, markdown, data)
+        print()
+        print(markdown)
+
+
+def _describe_checkout() -> str:
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{head} ({git('log', '-1', '--format=%s', 'HEAD')})" + (
+        " with uncommitted changes" if dirty else ""
+    )
+
+
+def ansible_bench(args: argparse.Namespace) -> int:
+    return AnsibleBench(args).run()
 
 
 def _ansible_version() -> str:
@@ -770,7 +1074,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ans.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4])
     ans.add_argument("--output", default="ansible-latest")
     ans.add_argument("--keep", action="store_true", help="leave the containers running")
+    ans.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="no-change re-runs per host count and tree (their median is reported)",
+    )
+    ans.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure site.yml of this git revision, step by step beside the checkout's",
+    )
     args = parser.parse_args(argv)
+    if args.command == "ansible" and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     hostprep.main([])
     if args.command == "http":

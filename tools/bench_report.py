@@ -10,7 +10,7 @@ import json
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 SETUPS = ("seed", "collection", "direct")
 
@@ -296,6 +296,9 @@ class AnsibleRun:
     # containers (hosts): unlike the wall time, it barely depends on the machine's load.
     controller_cpu_s: float = 0.0
     hosts_cpu_s: float = 0.0
+    # A run measured in several rounds (combine_rounds): each round's seconds and changes.
+    round_seconds: list[float] = field(default_factory=list)
+    round_changed: list[int] = field(default_factory=list)
 
 
 def ansible_run(
@@ -325,6 +328,100 @@ def ansible_run(
         controller_cpu_s=controller_cpu_s,
         hosts_cpu_s=hosts_cpu_s,
     )
+
+
+def combine_rounds(rounds: Sequence[AnsibleRun]) -> AnsibleRun:
+    """Rounds of the same run as one: the medians of the seconds and of the CPU, the task
+    counts of the first round, the slowest tasks of the median round; each round's seconds
+    and changes are kept (round_seconds, round_changed)."""
+    if not rounds:
+        raise ValueError("no rounds to combine")
+    if len(rounds) == 1:
+        return rounds[0]
+    middle = sorted(rounds, key=lambda run: run.seconds)[len(rounds) // 2]
+    return replace(
+        rounds[0],
+        seconds=median(run.seconds for run in rounds),
+        controller_cpu_s=round(median(run.controller_cpu_s for run in rounds), 2),
+        hosts_cpu_s=round(median(run.hosts_cpu_s for run in rounds), 2),
+        slowest=middle.slowest,
+        round_seconds=[run.seconds for run in rounds],
+        round_changed=[run.changed for run in rounds],
+    )
+
+
+@dataclass(frozen=True)
+class BaselineFailure:
+    """The step at which the baseline's site.yml failed; its later steps were not run."""
+
+    step: str
+    message: str
+
+
+_FAILURE_START = re.compile(r"^(fatal:|failed:|ERROR!|\[ERROR\]|\S*Error\b)")
+
+
+def failure_summary(output: str, limit: int = 8, width: int = 300) -> str:
+    """What a failed run says about its failure: from its last line that starts one
+    (fatal:, failed:, ERROR!, [ERROR], ...Error), at most `limit` lines, else its last
+    lines; lines cut at `width` characters."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    lines = [line.rstrip() for line in plain.splitlines() if line.strip()]
+    starts = [n for n, line in enumerate(lines) if _FAILURE_START.match(line.strip())]
+    chosen = lines[starts[-1] : starts[-1] + limit] if starts else lines[-limit:]
+    return "\n".join(line if len(line) <= width else line[: width - 3] + "..." for line in chosen)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One step measured on both trees: current / baseline of the seconds and of the
+    controller's CPU (None when the baseline has no figure for it)."""
+
+    name: str
+    hosts: int
+    current: AnsibleRun
+    baseline: AnsibleRun | None
+    seconds_ratio: float | None
+    controller_cpu_ratio: float | None
+
+
+def compare_runs(current: Sequence[AnsibleRun], baseline: Sequence[AnsibleRun]) -> list[Comparison]:
+    """The current tree's runs, in their order, each beside the baseline's run of the same
+    name."""
+    by_name = {run.name: run for run in baseline}
+    comparisons = []
+    for run in current:
+        base = by_name.get(run.name)
+        comparisons.append(
+            Comparison(
+                name=run.name,
+                hosts=run.hosts,
+                current=run,
+                baseline=base,
+                seconds_ratio=None if base is None else ratio(run.seconds, base.seconds),
+                controller_cpu_ratio=(
+                    None if base is None else ratio(run.controller_cpu_s, base.controller_cpu_s)
+                ),
+            )
+        )
+    return comparisons
+
+
+def comparisons_jsonable(comparisons: Sequence[Comparison]) -> list[dict[str, object]]:
+    """The ratios for the JSON report (the runs themselves are stored once, elsewhere)."""
+    return [
+        {
+            "name": c.name,
+            "hosts": c.hosts,
+            "current_seconds": round(c.current.seconds, 2),
+            "baseline_seconds": None if c.baseline is None else round(c.baseline.seconds, 2),
+            "seconds_ratio": None if c.seconds_ratio is None else round(c.seconds_ratio, 3),
+            "controller_cpu_ratio": (
+                None if c.controller_cpu_ratio is None else round(c.controller_cpu_ratio, 3)
+            ),
+        }
+        for c in comparisons
+    ]
 
 
 def ansible_targets(runs: Mapping[str, AnsibleRun]) -> list[Target]:
@@ -425,13 +522,19 @@ def http_markdown(
     return "\n".join(lines) + "\n"
 
 
-def ansible_markdown(
-    runs: Sequence[AnsibleRun], targets: Sequence[Target], header: Mapping[str, str]
-) -> str:
-    lines = ["# Ansible benchmark: site.yml's own run time", ""]
-    lines += [f"- **{key}**: {value}" for key, value in header.items()]
-    lines += [
-        "",
+def _changed_cell(run: AnsibleRun) -> str:
+    """The changes, or each round's when the rounds of a run disagree."""
+    if len(set(run.round_changed)) > 1:
+        return "/".join(str(n) for n in run.round_changed)
+    return str(run.changed)
+
+
+def _counts(run: AnsibleRun) -> str:
+    return f"{run.tasks_ok}/{_changed_cell(run)}/{run.skipped}"
+
+
+def runs_markdown(runs: Sequence[AnsibleRun]) -> list[str]:
+    lines = [
         "| run | hosts | seconds | CPU s controller + hosts | tasks ok | changed | skipped "
         "| slowest task |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
@@ -441,17 +544,106 @@ def ansible_markdown(
         lines.append(
             f"| {run.name} | {run.hosts} | {run.seconds:.1f} "
             f"| {run.controller_cpu_s:.1f} + {run.hosts_cpu_s:.1f} | {run.tasks_ok} "
-            f"| {run.changed} | {run.skipped} | {slowest} |"
+            f"| {_changed_cell(run)} | {run.skipped} | {slowest} |"
         )
+    return lines
+
+
+def rounds_notes(runs: Sequence[AnsibleRun], tree: str = "") -> list[str]:
+    """One line per run measured in rounds: each round's seconds."""
+    prefix = f"{tree} " if tree else ""
+    return [
+        f"- {prefix}{run.name}: median of {len(run.round_seconds)} rounds, "
+        + ", ".join(f"{s:.1f}" for s in run.round_seconds)
+        + " s"
+        for run in runs
+        if run.round_seconds
+    ]
+
+
+def comparison_markdown(
+    comparisons: Sequence[Comparison], failure: BaselineFailure | None = None
+) -> list[str]:
+    """current vs baseline, step by step; a failed step of the baseline says so."""
+    lines = [
+        "| run | hosts | seconds current | seconds baseline | current / baseline "
+        "| CPU s controller current | CPU s controller baseline | current / baseline "
+        "| ok/changed/skipped current | ok/changed/skipped baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for c in comparisons:
+        cur, base = c.current, c.baseline
+        if base is not None:
+            base_cells = [f"{base.seconds:.1f}", _fmt_ratio(c.seconds_ratio),
+                          f"{base.controller_cpu_s:.1f}", _fmt_ratio(c.controller_cpu_ratio),
+                          _counts(base)]  # fmt: skip
+        else:
+            missing = "**failed**" if failure is not None and failure.step == c.name else "-"
+            base_cells = [missing, "-", "-", "-", "-"]
+        lines.append(
+            f"| {c.name} | {c.hosts} | {cur.seconds:.1f} | {base_cells[0]} | {base_cells[1]} "
+            f"| {cur.controller_cpu_s:.1f} | {base_cells[2]} | {base_cells[3]} "
+            f"| {_counts(cur)} | {base_cells[4]} |"
+        )
+    return lines
+
+
+def ansible_markdown(
+    runs: Sequence[AnsibleRun],
+    targets: Sequence[Target],
+    header: Mapping[str, str],
+    *,
+    baseline: Sequence[AnsibleRun] | None = None,
+    baseline_failure: BaselineFailure | None = None,
+) -> str:
+    """The report: the current tree's runs and, with a baseline, the two trees side by side
+    (ratios current / baseline), the baseline's own runs and where it failed, if it did."""
+    lines = ["# Ansible benchmark: site.yml's own run time", ""]
+    lines += [f"- **{key}**: {value}" for key, value in header.items()]
+    lines += [""]
+    lines += runs_markdown(runs)
     lines += [
         "",
         "Tasks and changes are summed over the hosts of a run. CPU seconds: ansible-playbook "
         "and its children on the controller, and everything inside the containers; they "
         "depend far less on the machine's load than the wall time does.",
-        "",
-        "## Goals",
-        "",
     ]
+    notes = rounds_notes(runs)
+    if notes:
+        lines += [
+            "",
+            "Runs measured in rounds show the medians of the seconds and the CPU, and the "
+            "tasks of the first round (changes per round when they differ):",
+            "",
+            *notes,
+        ]
+    if baseline is not None:
+        lines += ["", "## Against the baseline", ""]
+        lines += comparison_markdown(compare_runs(runs, baseline), baseline_failure)
+        lines += [
+            "",
+            "Each step ran on both trees back to back (current, then baseline; rounds "
+            "alternated), each tree on fresh containers of its own, with the same Ansible, "
+            "inventory and sources: only the collection differs. A ratio below 1.00x: the "
+            "current tree is faster.",
+        ]
+        if baseline_failure is not None:
+            lines += [
+                "",
+                f"**The baseline failed** at `{baseline_failure.step}`; its later steps were "
+                "not run:",
+                "",
+                "```",
+                baseline_failure.message,
+                "```",
+            ]
+        if baseline:
+            lines += ["", "### The baseline's runs", ""]
+            lines += runs_markdown(baseline)
+            base_notes = rounds_notes(baseline)
+            if base_notes:
+                lines += ["", *base_notes]
+    lines += ["", "## Goals", ""]
     lines += targets_markdown(targets)
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,11 @@
 """Unit tests for the pure parts of the benchmarks: wrk and recap parsing, medians,
-ratios, goals and the Markdown tables (tools/bench_report.py), and the source changes
-the Ansible benchmark makes between deploys (tools/bench.py)."""
+ratios, goals and the Markdown tables (tools/bench_report.py), and, from tools/bench.py,
+the source changes the Ansible benchmark makes between deploys and how it runs the
+current tree and a baseline's (environment, inventory, steps), without a container."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -282,6 +284,133 @@ def test_ansible_targets() -> None:
     assert "| no-change re-run | 1 | 14.9 | 0.0 + 0.0 | 10 | 0 | 0 | - |" in text
 
 
+def _timed(
+    name: str, seconds: float, cpu: float = 10.0, changed: int = 0, hosts: int = 1
+) -> bench_report.AnsibleRun:
+    return bench_report.AnsibleRun(
+        name, hosts, seconds, 70, changed, 80, [(f"task of {seconds}", 1.0)], cpu, 5.0
+    )
+
+
+def test_combine_rounds_takes_medians_and_keeps_each_round() -> None:
+    rounds = [
+        _timed("no-change re-run", s, cpu=c) for s, c in ((15.0, 9.0), (13.0, 9.5), (14.0, 12.0))
+    ]
+    run = bench_report.combine_rounds(rounds)
+    assert (run.name, run.seconds, run.controller_cpu_s, run.hosts_cpu_s) == (
+        "no-change re-run", 14.0, 9.5, 5.0)  # fmt: skip
+    assert run.slowest == [("task of 14.0", 1.0)]  # the median round's
+    assert run.round_seconds == [15.0, 13.0, 14.0]
+    assert run.round_changed == [0, 0, 0]
+    assert bench_report.combine_rounds(rounds[:1]) is rounds[0]
+    with pytest.raises(ValueError, match="no rounds"):
+        bench_report.combine_rounds([])
+
+
+def test_rounds_that_disagree_on_changes_show_each() -> None:
+    run = bench_report.combine_rounds(
+        [_timed("no-change re-run", 14.0, changed=n) for n in (1, 0, 0)]
+    )
+    assert run.changed == 1  # the first round's
+    text = bench_report.ansible_markdown([run], [], {})
+    assert "| no-change re-run | 1 | 14.0 | 10.0 + 5.0 | 70 | 1/0/0 | 80 |" in text
+    assert "- no-change re-run: median of 3 rounds, 14.0, 14.0, 14.0 s" in text
+
+
+def test_the_report_without_a_baseline_has_no_comparison() -> None:
+    text = bench_report.ansible_markdown([_timed("no-change re-run", 14.0)], [], {})
+    assert "baseline" not in text
+    assert "rounds" not in text
+
+
+def test_compare_runs_pairs_the_steps_by_name() -> None:
+    current = [
+        _timed("fresh converge, 1 host", 45.0, cpu=15.0),
+        _timed("no-change re-run", 12.0, cpu=8.0),
+    ]
+    baseline = [_timed("no-change re-run", 16.0, cpu=10.0)]
+    fresh, nochange = bench_report.compare_runs(current, baseline)
+    assert (fresh.baseline, fresh.seconds_ratio, fresh.controller_cpu_ratio) == (None, None, None)
+    assert nochange.baseline is baseline[0]
+    assert nochange.seconds_ratio == pytest.approx(0.75)
+    assert nochange.controller_cpu_ratio == pytest.approx(0.8)
+    assert bench_report.comparisons_jsonable([nochange]) == [
+        {"name": "no-change re-run", "hosts": 1, "current_seconds": 12.0,
+         "baseline_seconds": 16.0, "seconds_ratio": 0.75, "controller_cpu_ratio": 0.8}
+    ]  # fmt: skip
+
+
+def test_the_report_with_a_baseline_has_both_trees_and_the_ratios() -> None:
+    current = [
+        _timed("fresh converge, 1 host", 45.0, cpu=15.0, changed=34),
+        _timed("no-change re-run", 12.0, cpu=8.0),
+    ]
+    baseline = [
+        _timed("fresh converge, 1 host", 50.0, cpu=16.0, changed=33),
+        _timed("no-change re-run", 16.0, cpu=10.0),
+    ]
+    text = bench_report.ansible_markdown(current, [], {}, baseline=baseline)
+    assert "## Against the baseline" in text
+    assert (
+        "| fresh converge, 1 host | 1 | 45.0 | 50.0 | 0.90x | 15.0 | 16.0 | 0.94x "
+        "| 70/34/80 | 70/33/80 |" in text
+    )
+    assert (
+        "| no-change re-run | 1 | 12.0 | 16.0 | 0.75x | 8.0 | 10.0 | 0.80x | 70/0/80 | 70/0/80 |"
+        in text
+    )
+    assert "### The baseline's runs" in text
+    assert "| no-change re-run | 1 | 16.0 | 10.0 + 5.0 | 70 | 0 | 80 |" in text
+    assert "failed" not in text
+    # the current tree's table and the goals come as without a baseline
+    assert text.index("| no-change re-run | 1 | 12.0 | 8.0 + 5.0 |") < text.index("## Against")
+    assert text.rstrip().endswith("|---|---|---|---|")
+
+
+def test_a_failed_baseline_is_reported_and_the_current_tree_still_is() -> None:
+    current = [_timed("fresh converge, 1 host", 45.0), _timed("no-change re-run", 12.0)]
+    failure = bench_report.BaselineFailure(
+        "no-change re-run", "fatal: [h]: FAILED! =>\n  msg: boom"
+    )
+    text = bench_report.ansible_markdown(
+        current, [], {}, baseline=[_timed("fresh converge, 1 host", 50.0)], baseline_failure=failure
+    )
+    assert "| no-change re-run | 1 | 12.0 | **failed** | - | 10.0 | - | - | 70/0/80 | - |" in text
+    assert "**The baseline failed** at `no-change re-run`" in text
+    assert "```\nfatal: [h]: FAILED! =>\n  msg: boom\n```" in text
+    assert "| fresh converge, 1 host | 1 | 45.0 |" in text
+    # failed before its first run: no table of its own, every step without a figure
+    text = bench_report.ansible_markdown(
+        current, [], {}, baseline=[], baseline_failure=bench_report.BaselineFailure("setup", "x")
+    )
+    assert "### The baseline's runs" not in text
+    assert "| fresh converge, 1 host | 1 | 45.0 | - | - | 10.0 | - | - | 70/0/80 | - |" in text
+
+
+def test_failure_summary_keeps_what_failed() -> None:
+    output = (
+        "TASK [fullstack.webapp.python_uv : Install] ***\n"
+        "ok: [h]\n"
+        "fatal: [h]: FAILED! =>\n"
+        "  changed: false\n"
+        "  msg: No package matching 'pyhton3' is available\n"
+        "\n"
+        "PLAY RECAP ***\n"
+        "h : ok=3 changed=0 unreachable=0 failed=1 skipped=0 rescued=0 ignored=0\n"
+    )
+    summary = bench_report.failure_summary(output, limit=3)
+    assert summary.splitlines() == [
+        "fatal: [h]: FAILED! =>",
+        "  changed: false",
+        "  msg: No package matching 'pyhton3' is available",
+    ]
+    assert bench_report.failure_summary("[ERROR]: the playbook site.yml could not be found") == (
+        "[ERROR]: the playbook site.yml could not be found"
+    )
+    assert bench_report.failure_summary("a\nb\nc\n", limit=2) == "b\nc"
+    assert bench_report.failure_summary("fatal: " + "x" * 500, width=20) == "fatal: xxxxxxxxxx..."
+
+
 # --- the sources the Ansible benchmark changes between deploys ----------------------------
 
 
@@ -310,3 +439,105 @@ def test_endpoints_cover_the_api_the_spa_and_the_asset_both_ways() -> None:
     assert [e.path for e in points if not e.api] == ["/", "/dashboard", "/assets/index-X.js",
                                                      "/assets/index-X.js"]  # fmt: skip
     assert [e.gzip for e in points].count(True) == 1
+
+
+# --- the trees the Ansible benchmark runs -------------------------------------------------
+
+
+def test_the_inventory_sets_only_the_roles_own_variables(tmp_path: Path) -> None:
+    inventory = json.loads(
+        bench.write_inventory(tmp_path / "i.yml", ["a", "b"], tmp_path, tmp_path).read_text()
+    )
+    assert set(inventory["webapp"]["hosts"]) == {"a", "b"}
+    prefixes = ("python_uv_", "gunicorn_", "frontend_", "nginx_gateway_")
+    assert all(name.startswith(prefixes) for name in inventory["webapp"]["vars"])
+
+
+def test_collections_path_puts_the_tree_first_without_the_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    checkout = str(bench.ROOT / ".cache" / "collections")
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", f"{checkout}:/venv/site-packages")
+    assert bench.collections_path(tmp_path) == f"{tmp_path}/.cache/collections:/venv/site-packages"
+    assert bench.collections_path(bench.ROOT) == f"{checkout}:/venv/site-packages"
+    assert bench.site_env(tmp_path)["ANSIBLE_COLLECTIONS_PATH"] == bench.collections_path(tmp_path)
+    assert bench.site_env(bench.ROOT)["ANSIBLE_CONFIG"] == str(bench.ROOT / "ansible.cfg")
+    # unset: each tree's ansible.cfg says where (./.cache/collections, next to it)
+    monkeypatch.delenv("ANSIBLE_COLLECTIONS_PATH")
+    assert "ANSIBLE_COLLECTIONS_PATH" not in bench.site_env(tmp_path)
+    assert bench.collections_path(tmp_path) == f"{tmp_path}/.cache/collections"
+
+
+def test_each_tree_has_containers_of_its_own() -> None:
+    current = bench.Tree("current", bench.ROOT)
+    baseline = bench.Tree("baseline", bench.ROOT / "b", bench.BASELINE_SUFFIX)
+    assert current.names(2) == ["fullstack-webapp-bench-1", "fullstack-webapp-bench-2"]
+    assert baseline.names(1) == ["fullstack-webapp-bench-1-base"]
+
+
+def _bench(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fail_at: int
+) -> tuple[bench.AnsibleBench, list[str]]:
+    """An AnsibleBench with a baseline whose `fail_at`-th run fails, and the list of the
+    runs it makes (tree and round); no container is started."""
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    monkeypatch.setattr(bench, "stage_sources", lambda: (tmp_path / "b", tmp_path / "d"))
+    monkeypatch.setattr(bench, "load_snapshot", dict)
+    args = argparse.Namespace(hosts=[1], rounds=3, keep=False)
+    ab = bench.AnsibleBench(args)
+    ab.baseline = bench.Tree("baseline", tmp_path, bench.BASELINE_SUFFIX)
+    calls: list[str] = []
+
+    def timed(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
+        calls.append(f"{tree.label}{note}")
+        if tree.label == "baseline" and sum(c.startswith("baseline") for c in calls) == fail_at:
+            raise bench.SiteFailed(2, "TASK [x]\nfatal: [h]: FAILED! =>\n  msg: boom\n")
+        return _timed(name, 10.0 + len(calls))
+
+    monkeypatch.setattr(ab, "timed", timed)
+    return ab, calls
+
+
+def test_a_step_runs_both_trees_round_by_round(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, calls = _bench(monkeypatch, tmp_path, fail_at=0)
+    ab.step("no-change re-run", 1, rounds=3)
+    assert calls == [f"{tree}, round {n}/3" for n in (1, 2, 3) for tree in ("current", "baseline")]
+    assert ab.runs["current"][0].round_seconds == [11.0, 13.0, 15.0]
+    assert ab.runs["baseline"][0].seconds == 14.0
+    assert ab.failure is None
+
+
+def test_a_failed_baseline_drops_its_step_and_the_current_tree_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, calls = _bench(monkeypatch, tmp_path, fail_at=3)  # round 2 of the no-change re-run
+    ab.step("fresh converge, 1 host", 1)
+    ab.step("no-change re-run", 1, rounds=3)
+    ab.step("back-end-only redeploy", 1)
+    assert [run.name for run in ab.runs["baseline"]] == ["fresh converge, 1 host"]
+    assert [run.name for run in ab.runs["current"]] == [
+        "fresh converge, 1 host", "no-change re-run", "back-end-only redeploy"]  # fmt: skip
+    assert calls == [
+        "current", "baseline", "current, round 1/3", "baseline, round 1/3",
+        "current, round 2/3", "baseline, round 2/3", "current, round 3/3", "current"]  # fmt: skip
+    assert ab.runs["current"][1].round_seconds == [13.0, 15.0, 17.0]
+    assert ab.failure == bench_report.BaselineFailure(
+        "no-change re-run", "fatal: [h]: FAILED! =>\n  msg: boom"
+    )
+    assert "msg: boom" in (tmp_path / "baseline-failure.log").read_text()
+    assert ab.trees() == [ab.current]
+
+
+def test_a_failure_of_the_current_tree_ends_the_benchmark(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, _ = _bench(monkeypatch, tmp_path, fail_at=0)
+
+    def broken(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
+        raise bench.SiteFailed(2, "fatal: [h]: FAILED!")
+
+    monkeypatch.setattr(ab, "timed", broken)
+    with pytest.raises(bench.SiteFailed):
+        ab.step("fresh converge, 1 host", 1)
