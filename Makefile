@@ -45,12 +45,12 @@ export FULLSTACK_EXTRA_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.cr
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections:$(CURDIR)/$(VENV)/lib/python3.11/site-packages
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench bench-ansible tools host app lint unit molecule clean
+.PHONY: demo test bench bench-ansible tools host app lint unit sanity molecule clean
 
 demo: tools host app
 	$(PYTHON) -m tools.demo
 
-test: tools host app lint unit molecule
+test: tools host app lint unit sanity molecule
 
 # Seed recipe vs collection vs Gunicorn alone, under wrk, in one container:
 # benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".
@@ -97,6 +97,12 @@ lint: tools
 unit: tools
 	pytest
 	cd $(BACKEND) && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cache/app-venv $(CURDIR)/$(UV) run --locked --quiet pytest -q -p no:cacheprovider
+
+# ansible-test sanity (Python 3.11 controller, a virtual environment per test) on the
+# collection as `ansible-galaxy collection build` makes it: tools/sanity.py says how.
+# SANITY_ARGS e.g. "--test validate-modules" or "-v".
+sanity: tools
+	$(PYTHON) -m tools.sanity $(SANITY_ARGS)
 
 molecule: tools host app
 	set -e; for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
