@@ -17,7 +17,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # nothing lands in the user's: the collection ansible-lint would install, Ansible's
 # temporary files (local, and "remote" ones of plays on localhost), Molecule's scenario
 # state and the Docker driver's async files, ansible-test's virtual environments, and the
-# caches of uv, pip and npm. Variables a user may have pointed elsewhere are set too.
+# caches of uv, pip and npm, and pytest's temporary directories (it keeps the last three).
+# Variables a user may have pointed elsewhere are set too.
 # The user's configuration is still read where it lives: pip, uv, git and yamllint
 # under XDG_CONFIG_HOME, ~/.gitconfig (included by the home's own), ~/.npmrc, ~/.docker
 # (contexts, registry auth), ~/.netrc.
@@ -29,7 +30,6 @@ ifneq ($(wildcard $(USER_HOME)/.netrc),)
 export NETRC := $(or $(NETRC),$(USER_HOME)/.netrc)
 endif
 HOME_DIR := $(CURDIR)/.cache/home
-HOME_READY := $(HOME_DIR)/.gitconfig
 export HOME := $(HOME_DIR)
 export XDG_CACHE_HOME := $(HOME)/.cache
 export XDG_DATA_HOME := $(HOME)/.local/share
@@ -38,6 +38,8 @@ export ANSIBLE_HOME := $(HOME)/.ansible
 export UV_CACHE_DIR := $(XDG_CACHE_HOME)/uv
 export PIP_CACHE_DIR := $(XDG_CACHE_HOME)/pip
 export npm_config_cache := $(HOME)/.npm
+export PYTEST_DEBUG_TEMPROOT := $(HOME)/tmp
+HOME_READY := $(HOME)/.gitconfig $(PYTEST_DEBUG_TEMPROOT)
 
 # PyPI and npm may sit behind an HTTPS proxy whose CA only this machine's bundle holds;
 # the test containers and the demo get the same bundle (python_uv_extra_ca_bundle).
@@ -62,9 +64,12 @@ bench: tools host app
 bench-ansible: tools host app
 	$(PYTHON) -m tools.bench ansible $(BENCH_ARGS)
 
-$(HOME_READY):
+$(HOME)/.gitconfig:
 	mkdir -p $(@D)
 	printf '[include]\n\tpath = %s\n' "$(USER_HOME)/.gitconfig" > $@
+
+$(PYTEST_DEBUG_TEMPROOT):
+	mkdir -p $@
 
 $(UV): | $(HOME_READY)
 	python3 -m venv $(BOOTSTRAP)
