@@ -12,18 +12,47 @@ BACKEND    := examples/app/backend
 SCENARIOS  ?= python_uv gunicorn frontend nginx_gateway resilience default releases own_playbook scaleout
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# Every target runs with a home directory of its own, .cache/home (git-ignored), so that
+# nothing lands in the user's: the collection ansible-lint would install, Ansible's
+# temporary files (local, and "remote" ones of plays on localhost), Molecule's scenario
+# state and the Docker driver's async files, ansible-test's virtual environments, and the
+# caches of uv, pip and npm, and pytest's temporary directories (it keeps the last three).
+# Variables a user may have pointed elsewhere are set too.
+# The user's configuration is still read where it lives: pip, uv, git and yamllint
+# under XDG_CONFIG_HOME, ~/.gitconfig (included by the home's own), ~/.npmrc, ~/.docker
+# (contexts, registry auth), ~/.netrc.
+USER_HOME := $(HOME)
+export XDG_CONFIG_HOME := $(or $(XDG_CONFIG_HOME),$(USER_HOME)/.config)
+export DOCKER_CONFIG := $(or $(DOCKER_CONFIG),$(USER_HOME)/.docker)
+export npm_config_userconfig := $(or $(npm_config_userconfig),$(USER_HOME)/.npmrc)
+ifneq ($(wildcard $(USER_HOME)/.netrc),)
+export NETRC := $(or $(NETRC),$(USER_HOME)/.netrc)
+endif
+HOME_DIR := $(CURDIR)/.cache/home
+export HOME := $(HOME_DIR)
+export XDG_CACHE_HOME := $(HOME)/.cache
+export XDG_DATA_HOME := $(HOME)/.local/share
+export XDG_STATE_HOME := $(HOME)/.local/state
+export ANSIBLE_HOME := $(HOME)/.ansible
+export UV_CACHE_DIR := $(XDG_CACHE_HOME)/uv
+export PIP_CACHE_DIR := $(XDG_CACHE_HOME)/pip
+export npm_config_cache := $(HOME)/.npm
+export PYTEST_DEBUG_TEMPROOT := $(HOME)/tmp
+HOME_READY := $(HOME)/.gitconfig $(PYTEST_DEBUG_TEMPROOT)
+
 # PyPI and npm may sit behind an HTTPS proxy whose CA only this machine's bundle holds;
 # the test containers and the demo get the same bundle (python_uv_extra_ca_bundle).
 export FULLSTACK_EXTRA_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections:$(CURDIR)/$(VENV)/lib/python3.11/site-packages
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench bench-ansible tools host app lint unit molecule clean
+.PHONY: demo test bench bench-ansible tools host app lint unit sanity molecule clean
 
 demo: tools host app
 	$(PYTHON) -m tools.demo
 
-test: tools host app lint unit molecule
+test: tools host app lint unit sanity molecule
 
 # Seed recipe vs collection vs Gunicorn alone, under wrk, in one container:
 # benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".
@@ -37,25 +66,32 @@ bench: tools host app
 bench-ansible: tools host app
 	$(PYTHON) -m tools.bench ansible $(BENCH_ARGS)
 
-$(UV):
+$(HOME)/.gitconfig:
+	mkdir -p $(@D)
+	printf '[include]\n\tpath = %s\n' "$(USER_HOME)/.gitconfig" > $@
+
+$(PYTEST_DEBUG_TEMPROOT):
+	mkdir -p $@
+
+$(UV): | $(HOME_READY)
 	python3 -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # --compile-bytecode: every ansible-playbook run and each of its forked workers would
 # otherwise compile Ansible from source (PYTHONDONTWRITEBYTECODE, exported above, keeps the tree
 # free of __pycache__): a no-change site.yml run spent ~2 s of CPU on it.
-tools: $(UV)
+tools: $(UV) | $(HOME_READY)
 	$(UV) sync --locked --quiet --compile-bytecode
 	mkdir -p .cache/collections/ansible_collections/fullstack
 	ln -sfn ../../../.. .cache/collections/ansible_collections/fullstack/webapp
 
-host:
+host: | $(HOME_READY)
 	python3 tools/hostprep.py
 
-$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | $(HOME_READY)
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 
-app: $(FRONTEND)/node_modules/.package-lock.json
+app: $(FRONTEND)/node_modules/.package-lock.json | $(HOME_READY)
 	cd $(FRONTEND) && npm run build
 
 lint: tools
@@ -68,6 +104,12 @@ lint: tools
 unit: tools
 	pytest
 	cd $(BACKEND) && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cache/app-venv $(CURDIR)/$(UV) run --locked --quiet pytest -q -p no:cacheprovider
+
+# ansible-test sanity (Python 3.11 controller, a virtual environment per test) on the
+# collection as `ansible-galaxy collection build` makes it: tools/sanity.py says how.
+# SANITY_ARGS e.g. "--test validate-modules" or "-v".
+sanity: tools
+	$(PYTHON) -m tools.sanity $(SANITY_ARGS)
 
 molecule: tools host app
 	set -e; for scenario in $(SCENARIOS); do molecule test -s $$scenario; done

@@ -71,5 +71,5 @@ def wait_for_job(client: TestClient, status_url: str, timeout_s: float = 10.0) -
 
 def run_sql(db_path: Path, statement: str, *params: object) -> list[Any]:
     """Run one statement on its own connection (commit, close); return all rows."""
-    with closing(sqlite3.connect(db_path)) as conn, conn:
-        return conn.execute(statement, params).fetchall()
+    with closing(sqlite3.connect(db_path)) as conn, conn as transaction:
+        return transaction.execute(statement, params).fetchall()

@@ -52,7 +52,7 @@ def test_me_unauthorized(client: TestClient, headers: dict[str, str]) -> None:
 
 def test_tampered_token_rejected(client: TestClient) -> None:
     token = login(client, "alice")
-    payload, _, signature = token.partition(".")
+    payload, _dot, signature = token.partition(".")
     forged = auth.make_token(b"some other key", "admin", 3600).partition(".")[0]
     for bad in (f"{forged}.{signature}", f"{payload}.{signature[:-2]}xx"):
         response = client.get("/api/me", headers={"Authorization": f"Bearer {bad}"})

@@ -1,3 +1,6 @@
+# The handler's exact class is what these tests check: a FileHandler, and pytest's own
+# capture handler, are StreamHandlers too.
+# pylint: disable=unidiomatic-typecheck
 from __future__ import annotations
 
 import logging
