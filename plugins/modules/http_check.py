@@ -77,7 +77,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - fullstack.webapp maintainers
+  - fullstack.webapp maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -118,7 +118,7 @@ attributes:
     support: full
     platforms: posix
 author:
-  - fullstack.webapp maintainers
+  - fullstack.webapp maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -441,7 +441,8 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     root: str = params["root"]
     link: str = params["link"] or os.path.join(root, "current")
     action: str = params["action"]
-    release: str | None = params["release"]
+    # "" for the actions that take no release (NEEDS_RELEASE is checked just below).
+    release: str = params["release"] or ""
     if action in ("record", "activate", "mark_good"):
         check_release_id(release)
     if action in ("prepare", "refuse") and not release:
@@ -456,7 +457,6 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         extra["path"] = os.path.join(releases_dir(root), str(release))
 
     if action == "record":
-        assert release is not None
         path = os.path.join(releases_dir(root), release)
         if not os.path.isdir(path):
             raise ValueError(f"release directory {path} does not exist")
@@ -471,7 +471,6 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         extra["needed"], changed = prepare(params, manifests, before, check_mode)
 
     if action == "mark_good":
-        assert release is not None
         passed = finished(manifests, release, root)
         stamp(root, passed, "good_at", check_mode)
         if not check_mode:
@@ -482,7 +481,6 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         changed = True
 
     if action == "activate":
-        assert release is not None
         finished(manifests, release, root)
         if os.path.lexists(link) and not os.path.islink(link):
             raise ValueError(
@@ -510,7 +508,6 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         removed = [name for name in [*unfinished, *order] if name not in kept and name != current]
 
     if action == "refuse":
-        assert release is not None
         path = os.path.join(releases_dir(root), release)
         if RELEASE_ID.match(release) and release != current and os.path.lexists(path):
             removed = [release]

@@ -59,7 +59,7 @@ attributes:
     support: full
     platforms: posix
 author:
-  - fullstack.webapp maintainers
+  - fullstack.webapp maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
