@@ -12,7 +12,7 @@ short_description: GET several URLs, on TCP or a unix socket, until each answers
 version_added: 0.2.0
 description:
   - Sends a C(GET) to each check of O(checks) in turn, over TCP or over a unix socket, and
-    compares the status code with the ones the check accepts. Redirects are not followed:
+    compares the status code with the ones the check accepts. Redirects are not followed,
     a redirect is an answer like any other.
   - A check that does not answer as expected is tried again, O(retries) times, O(delay)
     seconds apart; the module fails when one never does, naming it, what it answered
@@ -71,10 +71,14 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Runs in check mode too; it only reads.
     support: full
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
   platform:
+    description: Hosts with unix sockets.
+    support: full
     platforms: posix
 author:
   - fullstack.webapp maintainers (!UNKNOWN)
