@@ -912,6 +912,11 @@ class AnsibleBench:
     def prepare_baseline(self, ref: str) -> None:
         self.revision = resolve_revision(ref)
         path = add_baseline_worktree(self.revision)
+        if self.args.baseline_edit:
+            # A variant of the revision: the script edits the worktree (e.g. the roles
+            # without their skip layer, benchmarks/variants/unguard.py).
+            edit = [sys.executable, str(ROOT / self.args.baseline_edit), str(path)]
+            subprocess.run(edit, check=True)
         self.baseline = Tree("baseline", path, BASELINE_SUFFIX)
         log(f"baseline: {ref} = {self.revision.short} {self.revision.subject!r}, "
             f"worktree {path.relative_to(ROOT)}")  # fmt: skip
@@ -995,6 +1000,7 @@ class AnsibleBench:
                 f"its own site.yml and ansible.cfg in a detached worktree "
                 f"{self.baseline.root.relative_to(ROOT)}/{collection}, on containers "
                 f"`*{BASELINE_SUFFIX}`; same Ansible (.venv), inventory and sources"
+                + (f"; edited by {self.args.baseline_edit}" if self.args.baseline_edit else "")
             )
         markdown = report.ansible_markdown(
             runs,
@@ -1084,6 +1090,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline",
         metavar="REF",
         help="also measure site.yml of this git revision, step by step beside the checkout's",
+    )
+    ans.add_argument(
+        "--baseline-edit",
+        metavar="SCRIPT",
+        help="a Python script (path in the checkout) run on the baseline's worktree before it is"
+        " measured, to measure a variant, e.g. benchmarks/variants/unguard.py",
     )
     args = parser.parse_args(argv)
     if args.command == "ansible" and args.rounds < 1:
