@@ -73,6 +73,22 @@ def test_an_app_that_fails_at_start_up_fails_the_run_with_its_error(
     assert "there is no previous release to go back to" in output
 
 
+@pytest.mark.usefixtures("restore_example")
+def test_an_app_without_api_health_passes_the_default_gate(host: Host, tmp_path: Path) -> None:
+    """Like a third-party app with its own routes: no /api/health (a 404 from the app) is an
+    answer, so the default gate lets it through and checks that it answers."""
+    own_routes = backend_variant(
+        tmp_path,
+        "nohealth",
+        {"app/main.py": ('@app.get("/api/health")', '@app.get("/api/status")')},
+    )
+    code, output = deploy(host, python_uv_app_src=str(own_routes))
+    assert code == 0, output[-4000:]
+    assert "Health gate" in output
+    assert http_status(host, "/api/health") == 404
+    assert http_status(host, "/api/status") == 200
+
+
 def test_a_run_that_changes_nothing_still_checks_the_app(host: Host) -> None:
     """The gate runs on every run: a no-change run fails when the app does not answer."""
     code, output = deploy(host)

@@ -258,6 +258,35 @@ def test_an_app_server_stopped_under_load_then_started_again(
     assert set(back["hosts"]) == set(APP_SERVERS), back
 
 
+def test_rollback_rolls_back_over_the_app_servers_then_the_gateway(
+    host: Host, apps: dict[str, Host]
+) -> None:
+    """playbooks/rollback.yml on the whole topology, under load: each app server goes back one
+    release out of the gateway's upstream, then the gateway's front end, behind the gate."""
+    serving = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    releases = json.loads(apps["scaleout-app1"].file(BACKEND_FACT).content_string)["releases"]
+    order = [m["release"] for m in releases]
+    previous = order[order.index(serving["scaleout-app1"]) - 1]
+    load = LoadLoop(host)
+    load.start(PATHS)
+    result = run_playbook(ROOT / "playbooks" / "rollback.yml", "all")
+    report: dict[str, Any] = load.stop()
+    output = result.stdout + result.stderr
+    print(
+        f"rollback.yml over the topology: {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}"
+    )
+    assert result.returncode == 0, output[-6000:]
+    assert_taken_out_one_at_a_time(output)
+    assert {name: current(app, BACKEND_FACT) for name, app in apps.items()} == {
+        name: previous for name in apps
+    }
+    assert current(host, FRONTEND_FACT) == previous
+    assert " down" not in host.file(SITE).content_string
+    assert report["failed"] == 0, report
+    assert set(report["hosts"]) == set(APP_SERVERS), report
+
+
 def test_rolling_deploy_without_releases_under_load(
     host: Host, apps: dict[str, Host], tmp_path: Path
 ) -> None:
