@@ -9,7 +9,9 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 FRONTEND   := examples/app/frontend
 BACKEND    := examples/app/backend
-SCENARIOS  ?= python_uv gunicorn frontend nginx_gateway resilience default releases own_playbook scaleout
+# Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
+SCENARIOS  ?= scaleout releases default own_playbook resilience nginx_gateway python_uv gunicorn frontend
+MOLECULE_JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -112,7 +114,7 @@ sanity: tools
 	$(PYTHON) -m tools.sanity $(SANITY_ARGS)
 
 molecule: tools host app
-	set -e; for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
+	$(PYTHON) -m tools.molecule_suite --jobs $(MOLECULE_JOBS) $(SCENARIOS)
 
 clean:
 	-docker rm -f fullstack-webapp-demo fullstack-webapp-bench fullstack-webapp-bench-1 \

@@ -1,0 +1,110 @@
+"""Run Molecule scenarios, a few at a time (`make molecule`, `make test`).
+
+Much of a scenario's time is spent waiting (systemd booting in a container, apt and PyPI
+downloads, the tests' own load loops and sleeps), so two scenarios at once on two cores take
+less time than one after the other. Each scenario's output goes to
+.cache/molecule-logs/<scenario>.log and is printed whole when the scenario ends, so that
+outputs never interleave; the end of the run lists every scenario with its time and result,
+and the exit status is not 0 when one failed.
+
+    python -m tools.molecule_suite [--jobs N] SCENARIO...
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / ".cache" / "molecule-logs"
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    returncode: int
+    seconds: float
+
+
+MOLECULE_TEST = ("molecule", "test", "-s")
+
+
+def run_scenario(
+    scenario: str, print_lock: threading.Lock, command: tuple[str, ...], logs: Path
+) -> Outcome:
+    log = logs / f"{scenario}.log"
+    started = time.monotonic()
+    with log.open("w") as out:
+        result = subprocess.run(
+            [*command, scenario],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    outcome = Outcome(scenario, result.returncode, time.monotonic() - started)
+    with print_lock:
+        print(f"===== {' '.join(command)} {scenario} =====", flush=True)
+        sys.stdout.write(log.read_text(errors="replace"))
+        verdict = "passed" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
+        print(f"===== {scenario}: {verdict} in {outcome.seconds:.0f} s =====", flush=True)
+    return outcome
+
+
+def run_all(
+    scenarios: list[str],
+    jobs: int,
+    command: tuple[str, ...] = MOLECULE_TEST,
+    logs: Path = LOGS,
+) -> list[Outcome]:
+    """Every scenario, at most `jobs` at once, taken in the order given."""
+    logs.mkdir(parents=True, exist_ok=True)
+    queue = list(scenarios)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    print_lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                scenario = queue.pop(0)
+            outcome = run_scenario(scenario, print_lock, command, logs)
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    order = {name: index for index, name in enumerate(scenarios)}
+    return sorted(outcomes, key=lambda outcome: order[outcome.scenario])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+")
+    parser.add_argument("--jobs", type=int, default=2, help="scenarios at once (default 2)")
+    args = parser.parse_args(argv)
+    return run_and_report(args.scenarios, args.jobs, MOLECULE_TEST, LOGS)
+
+
+def run_and_report(scenarios: list[str], jobs: int, command: tuple[str, ...], logs: Path) -> int:
+    started = time.monotonic()
+    outcomes = run_all(scenarios, jobs, command, logs)
+    print(f"\nMolecule scenarios, {jobs} at a time ({time.monotonic() - started:.0f} s):")
+    for outcome in outcomes:
+        verdict = "passed" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
+        print(f"  {outcome.scenario:<16} {verdict:<18} {outcome.seconds:6.0f} s")
+    return 0 if all(outcome.returncode == 0 for outcome in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
