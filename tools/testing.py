@@ -260,6 +260,16 @@ def backend_variant(base: Path, name: str, edit: dict[str, tuple[str, str]]) -> 
     return dest
 
 
+_HEALTH_ROUTE = "    async def health() -> HealthResponse:\n"
+
+
+def failing_health_edit(message: str) -> dict[str, tuple[str, str]]:
+    """The edit for backend_variant that makes the example's /api/health raise
+    RuntimeError(message): an app that imports and starts, and fails its health check."""
+    raising = f'        raise RuntimeError("{message}")\n'
+    return {"app/main.py": (_HEALTH_ROUTE, _HEALTH_ROUTE + raising)}
+
+
 def dist_variant(base: Path, name: str, index: bool = True) -> Path:
     """A copy of the built front end whose index.html says which variant it is (or, with
     index=False, has no index.html)."""

@@ -40,37 +40,31 @@ def restore_example(host: Host) -> object:
     assert http_status(host, "/api/health") == 200
 
 
+LIFESPAN = "    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:\n"
+BROKEN_APPS = {
+    "fails at import": (
+        {"app/main.py": ("import logging\n", "import logging\nimport nope\n")},
+        "No module named 'nope'",
+    ),
+    # Like a third-party app that writes in its working directory: the unit's read-only file
+    # system makes its start-up fail, after its module imported fine.
+    "fails at start-up": (
+        {"app/main.py": (LIFESPAN, LIFESPAN + '        Path("startup.marker").write_text("x")\n')},
+        "Read-only file system: 'startup.marker'",
+    ),
+}
+
+
 @pytest.mark.usefixtures("restore_example")
-def test_an_app_that_fails_at_import_fails_the_run_with_its_error(
-    host: Host, tmp_path: Path
-) -> None:
-    broken = backend_variant(
-        tmp_path, "noimport", {"app/main.py": ("import logging\n", "import logging\nimport nope\n")}
-    )
+@pytest.mark.parametrize("case", BROKEN_APPS)
+def test_a_broken_app_fails_the_run_with_its_error(host: Host, tmp_path: Path, case: str) -> None:
+    edits, app_error = BROKEN_APPS[case]
+    broken = backend_variant(tmp_path, case.replace(" ", "-"), edits)
     code, output = deploy(host, python_uv_app_src=str(broken), gunicorn_boot_timeout=10)
     assert code != 0, output[-4000:]
     assert "check 'workers booted' failed" in output, output[-4000:]
-    assert "No module named 'nope'" in output, output[-4000:]
+    assert app_error in output, output[-4000:]
     assert "in place (deploy_releases is off): there is no previous release to go back to" in output
-
-
-@pytest.mark.usefixtures("restore_example")
-def test_an_app_that_fails_at_start_up_fails_the_run_with_its_error(
-    host: Host, tmp_path: Path
-) -> None:
-    """Like a third-party app that writes in its working directory: the unit's read-only file
-    system makes its start-up fail, after its module imported fine."""
-    start = "    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:\n"
-    broken = backend_variant(
-        tmp_path,
-        "nostart",
-        {"app/main.py": (start, start + '        Path("startup.marker").write_text("x")\n')},
-    )
-    code, output = deploy(host, python_uv_app_src=str(broken), gunicorn_boot_timeout=10)
-    assert code != 0, output[-4000:]
-    assert "check 'workers booted' failed" in output, output[-4000:]
-    assert "Read-only file system: 'startup.marker'" in output, output[-4000:]
-    assert "there is no previous release to go back to" in output
 
 
 @pytest.mark.usefixtures("restore_example")

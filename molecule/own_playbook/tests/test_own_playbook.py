@@ -21,6 +21,7 @@ from tools import checklist
 from tools.testing import (
     backend_variant,
     dist_variant,
+    failing_health_edit,
     host_fingerprint,
     recap_changed,
     run_playbook,
@@ -37,13 +38,10 @@ UNITS = "nginx.service shop.service"
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("own")
-    health = "    async def health() -> HealthResponse:\n"
     return {
         "v2-backend": backend_variant(base, "v2", {"app/items.py": ("", "# v2\n")}),
         "v2-dist": dist_variant(base, "v2"),
-        "bad-backend": backend_variant(
-            base, "bad", {"app/main.py": (health, health + '        raise RuntimeError("bad")\n')}
-        ),
+        "bad-backend": backend_variant(base, "bad", failing_health_edit("bad")),
         "bad-dist": dist_variant(base, "bad"),
     }
 

@@ -21,6 +21,7 @@ from tools.testing import (
     LoadLoop,
     backend_variant,
     dist_variant,
+    failing_health_edit,
     main_pid,
     recap_changed,
     run_playbook,
@@ -36,13 +37,10 @@ FRONTEND_FACT = "/etc/ansible/facts.d/frontend_var_www_webapp_dist.fact"
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("releases")
-    health = "    async def health() -> HealthResponse:\n"
     made = {
         "v2-backend": backend_variant(base, "v2", {"app/items.py": ("", "# v2\n")}),
         "v2-dist": dist_variant(base, "v2"),
-        "v3-backend": backend_variant(
-            base, "v3", {"app/main.py": (health, health + '        raise RuntimeError("v3")\n')}
-        ),
+        "v3-backend": backend_variant(base, "v3", failing_health_edit("v3")),
         "v3-dist": dist_variant(base, "v3"),
         # A dependency added to pyproject.toml without running uv lock.
         "stale-lock": backend_variant(

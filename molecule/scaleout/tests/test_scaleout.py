@@ -22,6 +22,7 @@ from tools.testing import (
     LoadLoop,
     backend_variant,
     dist_variant,
+    failing_health_edit,
     main_pid,
     run_playbook,
     wait_until,
@@ -91,9 +92,6 @@ def test_requests_through_the_gateway_reach_both_app_servers(host: Host) -> None
     assert min(counts.values()) >= 10, counts
 
 
-HEALTH = "    async def health() -> HealthResponse:\n"
-
-
 def unique(name: str) -> str:
     """A name of its own on every run of the tests (verify may run again on the same hosts),
     so each deploy makes new releases."""
@@ -103,36 +101,42 @@ def unique(name: str) -> str:
 def new_backend(base: Path, name: str, broken_health: bool = False) -> Path:
     edit = {"app/items.py": ("", f"# {unique(name)}\n")}
     if broken_health:
-        edit["app/main.py"] = (HEALTH, HEALTH + f'        raise RuntimeError("{name}")\n')
+        edit.update(failing_health_edit(name))
     return backend_variant(base, name, edit)
+
+
+def deploy_under_load(
+    host: Host, what: str, playbook: Path, **variables: str
+) -> tuple[int, str, dict[str, Any]]:
+    """Run `playbook` over the whole topology while a load loop on the gateway sends requests;
+    the exit status, the output and the load loop's report, printed with `what`."""
+    extra = ["-e", json.dumps(variables)] if variables else []
+    load = LoadLoop(host)
+    load.start(PATHS)
+    started = time.monotonic()
+    try:
+        result = run_playbook(playbook, "all", *extra)
+    finally:
+        report: dict[str, Any] = load.stop()
+    print(
+        f"{what} ({time.monotonic() - started:.0f} s): {report['sent']} requests sent, "
+        f"{report['failed']} failed; answered by {report['hosts']}; releases {report['releases']}"
+    )
+    return result.returncode, result.stdout + result.stderr, report
 
 
 def test_rolling_deploy_under_load_fails_no_request(
     host: Host, apps: dict[str, Host], tmp_path: Path
 ) -> None:
     before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
-    load = LoadLoop(host)
-    load.start(PATHS)
-    started = time.monotonic()
-    result = run_playbook(
+    returncode, output, report = deploy_under_load(
+        host,
+        "rolling deploy of v2",
         SCENARIO / "converge.yml",
-        "all",
-        "-e",
-        json.dumps(
-            {
-                "python_uv_app_src": str(new_backend(tmp_path, "v2")),
-                "frontend_dist_src": str(dist_variant(tmp_path, unique("v2"))),
-            }
-        ),
+        python_uv_app_src=str(new_backend(tmp_path, "v2")),
+        frontend_dist_src=str(dist_variant(tmp_path, unique("v2"))),
     )
-    seconds = time.monotonic() - started
-    report: dict[str, Any] = load.stop()
-    output = result.stdout + result.stderr
-    print(
-        f"rolling deploy of v2 ({seconds:.0f} s): {report['sent']} requests sent, "
-        f"{report['failed']} failed; answered by {report['hosts']}; releases {report['releases']}"
-    )
-    assert result.returncode == 0, output[-6000:]
+    assert returncode == 0, output[-6000:]
     after = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
     for name in apps:
         assert after[name] != before[name]
@@ -167,21 +171,13 @@ def test_a_failing_batch_stops_the_rollout_under_load(
     app server on trial is out of the upstream)."""
     before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
     frontend = current(host, FRONTEND_FACT)
-    load = LoadLoop(host)
-    load.start(PATHS)
-    result = run_playbook(
+    returncode, output, report = deploy_under_load(
+        host,
+        "v3 refused by the first batch",
         SCENARIO / "converge.yml",
-        "all",
-        "-e",
-        json.dumps({"python_uv_app_src": str(new_backend(tmp_path, "v3", True))}),
+        python_uv_app_src=str(new_backend(tmp_path, "v3", True)),
     )
-    report: dict[str, Any] = load.stop()
-    output = result.stdout + result.stderr
-    print(
-        f"v3 refused by the first batch: {report['sent']} requests sent, "
-        f"{report['failed']} failed; answered by {report['hosts']}"
-    )
-    assert result.returncode != 0, output[-6000:]
+    assert returncode != 0, output[-6000:]
     failed = re.findall(r"fatal: \[(scaleout-app\d)\]", output)
     assert set(failed) == {"scaleout-app1"}, output[-6000:]
     assert "health gate failed: Gunicorn on " in output, output[-6000:]
@@ -267,16 +263,10 @@ def test_rollback_rolls_back_over_the_app_servers_then_the_gateway(
     releases = json.loads(apps["scaleout-app1"].file(BACKEND_FACT).content_string)["releases"]
     order = [m["release"] for m in releases]
     previous = order[order.index(serving["scaleout-app1"]) - 1]
-    load = LoadLoop(host)
-    load.start(PATHS)
-    result = run_playbook(ROOT / "playbooks" / "rollback.yml", "all")
-    report: dict[str, Any] = load.stop()
-    output = result.stdout + result.stderr
-    print(
-        f"rollback.yml over the topology: {report['sent']} requests sent, "
-        f"{report['failed']} failed; answered by {report['hosts']}"
+    returncode, output, report = deploy_under_load(
+        host, "rollback.yml over the topology", ROOT / "playbooks" / "rollback.yml"
     )
-    assert result.returncode == 0, output[-6000:]
+    assert returncode == 0, output[-6000:]
     assert_taken_out_one_at_a_time(output)
     assert {name: current(app, BACKEND_FACT) for name, app in apps.items()} == {
         name: previous for name in apps
@@ -298,25 +288,17 @@ def test_rolling_deploy_without_releases_under_load(
     host_vars.mkdir(exist_ok=True)
     for name in APP_SERVERS:
         (host_vars / f"{name}.yml").write_text("deploy_releases: false\n")
-    load = LoadLoop(host)
-    load.start(PATHS)
     try:
-        result = run_playbook(
+        returncode, output, report = deploy_under_load(
+            host,
+            "rolling deploy of v4 in place",
             SCENARIO / "converge.yml",
-            "all",
-            "-e",
-            json.dumps({"python_uv_app_src": str(new_backend(tmp_path, "v4"))}),
+            python_uv_app_src=str(new_backend(tmp_path, "v4")),
         )
     finally:
-        report: dict[str, Any] = load.stop()
         for name in APP_SERVERS:
             (host_vars / f"{name}.yml").unlink()
-    output = result.stdout + result.stderr
-    print(
-        f"rolling deploy of v4 in place: {report['sent']} requests sent, "
-        f"{report['failed']} failed; answered by {report['hosts']}"
-    )
-    assert result.returncode == 0, output[-6000:]
+    assert returncode == 0, output[-6000:]
     assert_taken_out_one_at_a_time(output)
     for name, app in apps.items():
         assert main_pid(app, "webapp.service") != pids[name]
