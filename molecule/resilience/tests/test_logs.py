@@ -6,10 +6,20 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from pathlib import Path
 
 from testinfra.host import Host
 
-from tools.testing import wait_until
+from tools.testing import (
+    EXAMPLE_BACKEND,
+    backend_variant,
+    failing_health_edit,
+    http_status,
+    run_playbook,
+    wait_until,
+)
+
+SCENARIO = Path(__file__).resolve().parent.parent
 
 LOG_DIR = "/var/log/webapp"
 APP_LOG = f"{LOG_DIR}/app.log"
@@ -68,3 +78,26 @@ def test_journal_is_capped(host: Host) -> None:
     journald = host.check_output("journalctl -u systemd-journald -o cat --no-pager")
     last_start = journald.rsplit("System Journal (", 1)[-1]
     assert "max 200.0M" in last_start.splitlines()[0], journald[-2000:]
+
+
+def test_a_failed_gate_shows_the_apps_traceback_from_gunicorns_error_log(
+    host: Host, tmp_path: Path
+) -> None:
+    """With the logs in files, a traceback inside a request is in Gunicorn's error log, not in
+    the journal: the gate's failure message ends with that file too."""
+    failing = backend_variant(tmp_path, "logged", failing_health_edit("logged-in-the-file"))
+    converge = SCENARIO / "converge.yml"
+    try:
+        variables = json.dumps({"python_uv_app_src": str(failing)})
+        result = run_playbook(converge, "all", "-e", variables)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-4000:]
+        assert "health gate failed" in output, output[-4000:]
+        assert f"{LOG_DIR}/gunicorn-error.log ends with:" in output, output[-4000:]
+        assert "RuntimeError: logged-in-the-file" in output, output[-4000:]
+    finally:
+        restored = run_playbook(
+            converge, "all", "-e", json.dumps({"python_uv_app_src": str(EXAMPLE_BACKEND)})
+        )
+        assert restored.returncode == 0, (restored.stdout + restored.stderr)[-4000:]
+    assert http_status(host, "/api/health") == 200
