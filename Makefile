@@ -37,6 +37,11 @@ export XDG_CACHE_HOME := $(HOME)/.cache
 export XDG_DATA_HOME := $(HOME)/.local/share
 export XDG_STATE_HOME := $(HOME)/.local/state
 export ANSIBLE_HOME := $(HOME)/.ansible
+# Ansible expands the default remote_tmp (~/.ansible/tmp) as ~USER, from the password
+# database, not from HOME: on the controller (Molecule's create and destroy, the roles' tasks
+# delegated to localhost) that is the user's own home. $HOME is expanded by the shell of
+# each host instead: this checkout's home here, the usual ~/.ansible/tmp on the others.
+export ANSIBLE_REMOTE_TMP := $$HOME/.ansible/tmp
 export UV_CACHE_DIR := $(XDG_CACHE_HOME)/uv
 export PIP_CACHE_DIR := $(XDG_CACHE_HOME)/pip
 export npm_config_cache := $(HOME)/.npm
