@@ -41,6 +41,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shlex
 import shutil
@@ -368,6 +369,16 @@ def describe_load(snapshots: Sequence[dict[str, object]]) -> str:
     else:
         text += "; no other container running"
     return text
+
+
+def result_stem(value: str) -> str:
+    """--output: a name for the files in benchmarks/results, checked before anything runs."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a file stem: give a name such as 'ansible-latest', without a "
+            "directory or an extension (the files go to benchmarks/results/NAME.md and .json)"
+        )
+    return value
 
 
 def write_results(stem: str, markdown: str, data: dict[str, object]) -> None:
@@ -1064,7 +1075,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     http.add_argument("--threads", type=int, default=2)
     http.add_argument("--setups", nargs="+", default=list(report.SETUPS),
                       choices=report.SETUPS)  # fmt: skip
-    http.add_argument("--output", default="latest", help="file stem under benchmarks/results")
+    http.add_argument(
+        "--output", type=result_stem, default="latest", help="file stem under benchmarks/results"
+    )
     http.add_argument("--keep", action="store_true", help="leave the container running")
     http.add_argument(
         "--reuse", action="store_true", help="converge a running container instead of a fresh one"
@@ -1078,7 +1091,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ans = sub.add_parser("ansible", help="site.yml's own run time (make bench-ansible)")
     ans.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4])
-    ans.add_argument("--output", default="ansible-latest")
+    ans.add_argument(
+        "--output",
+        type=result_stem,
+        default="ansible-latest",
+        help="file stem under benchmarks/results",
+    )
     ans.add_argument("--keep", action="store_true", help="leave the containers running")
     ans.add_argument(
         "--rounds",

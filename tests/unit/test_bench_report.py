@@ -541,3 +541,14 @@ def test_a_failure_of_the_current_tree_ends_the_benchmark(
     monkeypatch.setattr(ab, "timed", broken)
     with pytest.raises(bench.SiteFailed):
         ab.step("fresh converge, 1 host", 1)
+
+
+@pytest.mark.parametrize("value", ["ansible-latest", "deploy-role-vs-1ef1ba1", "run.2"])
+def test_output_takes_a_file_stem(value: str) -> None:
+    assert bench.result_stem(value) == value
+
+
+@pytest.mark.parametrize("value", ["benchmarks/results/x", "../x", "", "x y"])
+def test_output_refuses_a_path_before_anything_runs(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a file stem"):
+        bench.result_stem(value)
