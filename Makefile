@@ -9,8 +9,10 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 FRONTEND   := examples/app/frontend
 BACKEND    := examples/app/backend
+NOTES_FRONTEND := examples/notes/frontend
+NOTES_BACKEND  := examples/notes/backend
 # Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
-SCENARIOS  ?= scaleout releases default own_playbook resilience nginx_gateway python_uv gunicorn frontend
+SCENARIOS  ?= scaleout releases default apps own_playbook resilience nginx_gateway python_uv gunicorn frontend
 MOLECULE_JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -98,8 +100,12 @@ host: | $(HOME_READY)
 $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | $(HOME_READY)
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 
-app: $(FRONTEND)/node_modules/.package-lock.json | $(HOME_READY)
+$(NOTES_FRONTEND)/node_modules/.package-lock.json: $(NOTES_FRONTEND)/package-lock.json | $(HOME_READY)
+	cd $(NOTES_FRONTEND) && npm ci --no-audit --no-fund
+
+app: $(FRONTEND)/node_modules/.package-lock.json $(NOTES_FRONTEND)/node_modules/.package-lock.json | $(HOME_READY)
 	cd $(FRONTEND) && npm run build
+	cd $(NOTES_FRONTEND) && npm run build
 
 lint: tools
 	yamllint -s .
@@ -111,6 +117,7 @@ lint: tools
 unit: tools
 	pytest
 	cd $(BACKEND) && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cache/app-venv $(CURDIR)/$(UV) run --locked --quiet pytest -q -p no:cacheprovider
+	cd $(NOTES_BACKEND) && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cache/notes-venv $(CURDIR)/$(UV) run --locked --quiet pytest -q -p no:cacheprovider
 
 # ansible-test sanity (Python 3.11 controller, a virtual environment per test) on the
 # collection as `ansible-galaxy collection build` makes it: tools/sanity.py says how.
@@ -127,4 +134,5 @@ clean:
 		fullstack-webapp-bench-1-base fullstack-webapp-bench-2-base \
 		fullstack-webapp-bench-3-base fullstack-webapp-bench-4-base
 	-for tree in .cache/bench/baseline-*; do [ -d "$$tree" ] && git worktree remove --force "$$tree"; done
-	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist
+	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist \
+		$(NOTES_FRONTEND)/node_modules $(NOTES_FRONTEND)/dist

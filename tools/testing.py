@@ -247,16 +247,25 @@ class LoadLoop:
         raise AssertionError("the load loop did not report")
 
 
-def backend_variant(base: Path, name: str, edit: dict[str, tuple[str, str]]) -> Path:
-    """A copy of the example back end with text replaced in some files (relative path: old,
-    new); each old text must be there."""
+def backend_variant(
+    base: Path,
+    name: str,
+    edit: dict[str, tuple[str, str]],
+    source: Path = EXAMPLE_BACKEND,
+    add: dict[str, str] | None = None,
+) -> Path:
+    """A copy of a back end (the example app's by default) with text replaced in some files
+    (relative path: old, new; each old text must be there) and files added (relative path:
+    text)."""
     dest = base / name / "backend"
-    shutil.copytree(EXAMPLE_BACKEND, dest, ignore=_NOT_SOURCE)
+    shutil.copytree(source, dest, ignore=_NOT_SOURCE)
     for relative, (old, new) in edit.items():
         path = dest / relative
         text = path.read_text()
         assert old in text, f"{old!r} not in {path}"
         path.write_text(text.replace(old, new, 1))
+    for relative, text in (add or {}).items():
+        (dest / relative).write_text(text)
     return dest
 
 

@@ -23,7 +23,8 @@ description:
   - Files on the host that the source does not have are not reported (the roles leave
     them in place). A symbolic link in the source has no checksum and is always
     reported, so M(ansible.builtin.copy) decides.
-positional: _input, installed, src, dest, file_mode, dir_mode, owner, group, executable_mode
+positional: >-
+  _input, installed, src, dest, file_mode, dir_mode, owner, group, executable_mode, exclude
 options:
   _input:
     description: The registered result of M(ansible.builtin.find) on the source tree.
@@ -64,6 +65,13 @@ options:
       - The octal mode of a file that is executable (C(u+x)) in the source; left out,
         such a file must have O(file_mode) like any other.
     type: str
+  exclude:
+    description:
+      - Paths relative to O(src) (C(dir/) or C(file)) left out on both sides, with
+        everything below them, for example the paths a role links to shared copies.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -103,6 +111,10 @@ _value:
           for M(ansible.builtin.unarchive) (which also applies it to the top directories
           of what it unpacks); an empty string when no symbolic mode does all of that.
       type: str
+    excluded:
+      description: The entries of O(exclude) that the source has (as given in O(exclude)).
+      type: list
+      elements: str
 """
 
 from ansible_collections.fullstack.webapp.plugins.module_utils.paths import files_below  # noqa: E402
@@ -151,10 +163,18 @@ def tree_changes(
     owner: str,
     group: str,
     executable_mode: str | None = None,
+    exclude: list[str] | None = None,
 ) -> dict[str, Any]:
     owner, group = str(owner), str(group)
     on_host = files_below(installed, dest)
     wanted = files_below(source, src)
+    left_out = {str(path).strip("/"): str(path) for path in exclude or []}
+    excluded = sorted(left_out[relative] for relative in wanted if relative in left_out)
+    wanted = {
+        relative: entry
+        for relative, entry in wanted.items()
+        if not any(relative == path or relative.startswith(path + "/") for path in left_out)
+    }
     # A link to a directory (find follows it) is a directory: something lies below it.
     parents = {relative.rpartition("/")[0] for relative in wanted}
 
@@ -191,6 +211,7 @@ def tree_changes(
         "unchanged": unchanged,
         "executables": sorted(executables),
         "archive_mode": archive_mode(file_mode, dir_mode, executable_mode),
+        "excluded": excluded,
     }
 
 

@@ -42,6 +42,12 @@ options:
       unix_socket:
         description: A unix socket to send the request to, instead of the URL's host and port.
         type: path
+      host_header:
+        description:
+          - The C(Host) header to send instead of the URL's host, for example a site's server
+            name when the host's nginx serves several sites; empty sends the URL's.
+        type: str
+        default: ""
       status:
         description: Status codes accepted; empty accepts any code below 500.
         type: list
@@ -172,7 +178,10 @@ def get_status(check: dict[str, Any], timeout: float, validate_certs: bool) -> t
     else:
         connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"User-Agent": "fullstack.webapp.http_check"})
+        headers = {"User-Agent": "fullstack.webapp.http_check"}
+        if check.get("host_header"):
+            headers["Host"] = check["host_header"]
+        connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         response.read()
         return response.status, ""
@@ -237,6 +246,7 @@ def main() -> None:
                     "url": {"type": "str", "required": True},
                     "path": {"type": "str", "default": ""},
                     "unix_socket": {"type": "path"},
+                    "host_header": {"type": "str", "default": ""},
                     "status": {"type": "list", "elements": "int", "default": []},
                     "name": {"type": "str", "default": ""},
                 },

@@ -18,13 +18,16 @@ hc = load_plugin("modules", "http_check")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """/status/CODE answers CODE; /flaky answers 503 twice, then 200."""
+    """/status/CODE answers CODE; /flaky answers 503 twice, then 200; /host 200 when the
+    Host header is notes.test, else 421."""
 
     flaky_left = 0
 
     def do_GET(self) -> None:
         if self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
+        elif self.path == "/host":
+            code = 200 if self.headers.get("Host") == "notes.test" else 421
         elif self.path == "/flaky":
             code = 503 if Handler.flaky_left > 0 else 200
             Handler.flaky_left -= 1
@@ -145,3 +148,21 @@ def test_the_module_fails_with_the_first_failed_check(
     passing = run_module(hc, {"checks": args["checks"][:1]}, capsys)
     assert passing.get("failed") is not True
     assert passing["changed"] is False
+
+
+def test_the_host_header_picks_the_site(tcp_url: str, unix_socket: str) -> None:
+    """A host's nginx with several sites: the check names the site it means."""
+    checks = [
+        {"url": tcp_url, "path": "/host", "host_header": "notes.test", "status": [200]},
+        {
+            "url": "http://localhost",
+            "path": "/host",
+            "unix_socket": unix_socket,
+            "host_header": "notes.test",
+            "status": [200],
+        },
+        {"url": tcp_url, "path": "/host", "status": [421]},
+    ]
+    results, failure = hc.run_checks(checks, 0, 0, 5, False)
+    assert failure == ""
+    assert [r["status"] for r in results] == [200, 200, 421]

@@ -278,3 +278,26 @@ def test_extensions_may_carry_a_dot_and_other_directories(dists: tuple[Path, Pat
     )  # fmt: skip
     assert result == ["index.html"]
     assert pt.FilterModule().filters()["precompress_targets"] is pt.precompress_targets
+
+
+def test_excluded_paths_are_left_out_on_both_sides(trees: tuple[Path, Path]) -> None:
+    """The paths a role links to shared copies: never copied, and reported when shipped."""
+    src, dest = trees
+    (src / "instance").mkdir()
+    (src / "instance" / "seed.db").write_text("seed")
+    (src / "activity.log").write_text("log")
+    result = tc.tree_changes(
+        find(src),
+        find(dest),
+        str(src),
+        str(dest),
+        "0644",
+        "0755",
+        ME,
+        MY_GROUP,
+        None,
+        ["instance/", "activity.log", "never/shipped"],
+    )
+    assert result["directories"] == []
+    assert result["files"] == []
+    assert result["excluded"] == ["activity.log", "instance/"]

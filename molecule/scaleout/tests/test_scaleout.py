@@ -129,6 +129,7 @@ def test_rolling_deploy_under_load_fails_no_request(
     host: Host, apps: dict[str, Host], tmp_path: Path
 ) -> None:
     before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
+    ran_before = {name: pre_switch_runs(app) for name, app in apps.items()}
     returncode, output, report = deploy_under_load(
         host,
         "rolling deploy of v2",
@@ -141,6 +142,12 @@ def test_rolling_deploy_under_load_fails_no_request(
     for name in apps:
         assert after[name] != before[name]
     assert_taken_out_one_at_a_time(output)
+    # python_uv_pre_switch_commands: once per deploy, on the first app server only.
+    assert ran_before["scaleout-app1"] >= 1, "the converge ran them"
+    assert {name: pre_switch_runs(app) for name, app in apps.items()} == {
+        "scaleout-app1": ran_before["scaleout-app1"] + 1,
+        "scaleout-app2": 0,
+    }
     assert len(set(after.values())) == 1
     assert current(host, FRONTEND_FACT) == next(iter(after.values()))
     assert " down" not in host.file(SITE).content_string
@@ -149,6 +156,11 @@ def test_rolling_deploy_under_load_fails_no_request(
     assert set(report["hosts"]) == set(APP_SERVERS), report
     assert set(report["releases"]) <= set(before.values()) | set(after.values()), report
     assert "<!-- v2-" in host.check_output("curl -sf http://127.0.0.1/")
+
+
+def pre_switch_runs(app: Host) -> int:
+    """How many times the scenario's pre-switch command ran on an app server."""
+    return len(app.run("cat /var/lib/webapp/pre-switch.log").stdout.split())
 
 
 def assert_taken_out_one_at_a_time(output: str) -> None:

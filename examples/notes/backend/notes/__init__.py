@@ -1,0 +1,1 @@
+"""Notes admin app: FastAPI + SQLAlchemy 2 + Alembic, served by Uvicorn directly."""
