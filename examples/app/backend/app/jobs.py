@@ -115,11 +115,13 @@ class JobStore:
         progress: int | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        """Set status (and progress unless None, and result) and touch updated_at."""
+        """Set status (and progress unless None, and result) and touch updated_at. A job that
+        is done or failed stays so: a "running" update still in its thread when the job was
+        cancelled (and marked failed) must not bring it back."""
         with self._connect() as conn:
             conn.execute(
                 "UPDATE jobs SET status = ?, progress = COALESCE(?, progress), result = ?,"
-                " updated_at = ? WHERE id = ?",
+                " updated_at = ? WHERE id = ? AND status NOT IN ('done', 'failed')",
                 (
                     status,
                     progress,

@@ -157,6 +157,17 @@ def test_stale_job_reported_failed(client: TestClient, settings: Settings) -> No
     assert "error" in body["result"]
 
 
+def test_a_finished_job_is_never_set_back_to_running(settings: Settings) -> None:
+    store = JobStore(settings.db_path)
+    store.init_sync()
+    record = store.create_sync(duration_s=5.0, worker_pid=os.getpid())
+    store.update_sync(record.id, status="failed", result={"error": "cancelled"})
+    store.update_sync(record.id, status="running", progress=0)
+    finished = store.get_sync(record.id)
+    assert finished is not None
+    assert finished.status == "failed"
+
+
 def test_shutdown_marks_running_jobs_failed(settings: Settings) -> None:
     with TestClient(create_app(settings)) as worker:
         created = worker.post("/api/jobs", json={"duration_s": 20}).json()
