@@ -12,7 +12,7 @@ BACKEND    := examples/app/backend
 NOTES_FRONTEND := examples/notes/frontend
 NOTES_BACKEND  := examples/notes/backend
 # Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
-SCENARIOS  ?= scaleout releases default apps own_playbook resilience nginx_gateway python_uv gunicorn frontend
+SCENARIOS  ?= scaleout releases default apps acme own_playbook resilience nginx_gateway python_uv gunicorn frontend
 MOLECULE_JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -310,3 +311,58 @@ def recap_changed(output: str, host: Host) -> int:
     recap = re.search(rf"{name}\s*:\s*ok=\d+\s+changed=(\d+)", output)
     assert recap is not None, output[-3000:]
     return int(recap.group(1))
+
+
+def gixy_findings(host: Host) -> list[dict[str, Any]]:
+    """gixy-ng's findings on the configuration the host's nginx loads: `nginx -T` prints it
+    with every include resolved, in the dump form gixy-ng parses."""
+    dump = host.run("nginx -T")
+    assert dump.rc == 0, f"nginx -T failed: {dump.stderr}"
+    gixy = Path(sys.executable).with_name("gixy")
+    with tempfile.TemporaryDirectory() as directory:
+        config = Path(directory) / "nginx-T.conf"
+        config.write_text(dump.stdout)
+        result = subprocess.run(
+            [str(gixy), "--format", "json", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.stdout.strip().startswith("["), f"gixy failed: {result.stderr}"
+    findings: list[dict[str, Any]] = json.loads(result.stdout)
+    return findings
+
+
+def sslyze_mozilla_intermediate(
+    host: Host, server_name: str, ca_pem: str, port: int = 443
+) -> subprocess.CompletedProcess[str]:
+    """sslyze's scan of the host's HTTPS port (at its address on the scenario's network, for
+    server_name), checked against Mozilla's "intermediate" profile with ca_pem as the trust
+    anchor of the certificate path. rc 0 means compliant; stdout says what is not."""
+    address = str(host.check_output("hostname -I")).split()[0]
+    sslyze = Path(sys.executable).with_name("sslyze")
+    with tempfile.TemporaryDirectory() as directory:
+        ca_file = Path(directory) / "ca.pem"
+        ca_file.write_text(ca_pem)
+        return subprocess.run(
+            [
+                str(sslyze),
+                "--quiet",
+                "--mozilla_config=intermediate",
+                "--certinfo_ca_file",
+                str(ca_file),
+                f"{server_name}:{port}{{{address}}}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+def test_gixy_finds_nothing_in_the_loaded_configuration(host: Host) -> None:
+    """Shared by every scenario with an nginx_gateway host (imported by its test_*_scanners.py):
+    gixy-ng finds nothing in what nginx loads, site and http level alike."""
+    findings = gixy_findings(host)
+    assert findings == [], json.dumps(findings, indent=2)

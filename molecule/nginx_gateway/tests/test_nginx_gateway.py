@@ -34,8 +34,8 @@ SHARED_HEADERS = {
         "form-action 'self'; frame-ancestors 'self'"
     ),
 }
-# The "tls" hosts (molecule.yml): HSTS on, max-age 600, and an API rate limit of 10r/s.
-HSTS = "max-age=600"
+# The "tls" hosts (molecule.yml): HSTS on by default (two years), and an API rate limit of 10r/s.
+HSTS = "max-age=63072000"
 WEBSOCKET_HANDSHAKE = (
     "Connection: Upgrade",
     "Upgrade: websocket",
@@ -338,3 +338,44 @@ def test_check_mode_on_a_converged_host_changes_nothing(host: Host) -> None:
     result = run_playbook(SCENARIO / "converge.yml", name, "--check", "--diff")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert changed_count(name, result.stdout) == 0, result.stdout[-4000:]
+
+
+def loaded_configuration(host: Host) -> str:
+    """What nginx loads, every include resolved (nginx -T)."""
+    dump = host.run("nginx -T")
+    assert dump.rc == 0, dump.stderr
+    return str(dump.stdout)
+
+
+def test_the_http_level_is_the_roles_own(host: Host) -> None:
+    nginx_conf = host.file("/etc/nginx/nginx.conf").content_string
+    assert "Ansible managed" in nginx_conf
+    # What Debian's file has that is still needed: the modules and the includes.
+    for line in (
+        "include /etc/nginx/modules-enabled/*.conf;",
+        "include /etc/nginx/mime.types;",
+        "include /etc/nginx/conf.d/*.conf;",
+        "include /etc/nginx/sites-enabled/*;",
+    ):
+        assert line in nginx_conf, line
+    assert re.search(r"^\s*server_tokens off;", nginx_conf, re.MULTILINE)
+
+
+def test_no_tls_protocol_below_1_2_anywhere(host: Host) -> None:
+    protocols = re.findall(r"^\s*ssl_protocols\s+([^;]+);", loaded_configuration(host), re.M)
+    assert protocols, "no ssl_protocols at the http level"
+    for value in protocols:
+        assert set(value.split()) <= {"TLSv1.2", "TLSv1.3"}, value
+
+
+def test_worker_rlimit_nofile_is_at_least_twice_worker_connections(host: Host) -> None:
+    loaded = loaded_configuration(host)
+    rlimit = re.search(r"^\s*worker_rlimit_nofile\s+(\d+);", loaded, re.MULTILINE)
+    connections = re.search(r"^\s*worker_connections\s+(\d+);", loaded, re.MULTILINE)
+    assert rlimit is not None
+    assert connections is not None
+    assert int(rlimit.group(1)) >= 2 * int(connections.group(1))
+    # The limit reaches the workers: the kernel's view of one of them.
+    worker = host.check_output("pgrep -u www-data -x nginx | head -1")
+    limits = host.check_output(f"grep 'Max open files' /proc/{worker}/limits")
+    assert int(limits.split()[3]) >= int(rlimit.group(1)), limits

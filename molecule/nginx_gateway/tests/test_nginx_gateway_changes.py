@@ -4,6 +4,7 @@ rejects fails the run and leaves the last good configuration on disk and in serv
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ testinfra_hosts = ["http"]
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_AVAILABLE = "/etc/nginx/sites-available/webapp.conf"
 HEADERS_SNIPPET = "/etc/nginx/snippets/webapp-headers.conf"
+NGINX_CONF = "/etc/nginx/nginx.conf"
 INDEX_MARKER = "nginx-gateway-fixture-index"
 
 
@@ -127,3 +129,27 @@ def test_check_mode_shows_turning_https_on_and_changes_nothing(host: Host) -> No
     assert "+        return 301 https://$host$request_uri;" in output, output[-3000:]
     assert (host.check_output(tree), sha256(host, SITE_AVAILABLE), main_pid(host)) == before
     assert not host.file("/etc/nginx/tls").exists
+
+
+def test_an_http_level_nginx_rejects_is_put_back(host: Host) -> None:
+    """nginx.conf goes through the same render, nginx -t, restore path as the site: a user
+    that does not exist fails the run quoting nginx, and the previous file keeps serving."""
+    name = host.backend.get_hostname()
+    nginx_conf_before = sha256(host, NGINX_CONF)
+    pid_before = main_pid(host)
+    bad_user = {"nginx_gateway_user": "no-such-user", "nginx_gateway_check_web_root": False}
+
+    result = run_playbook(SCENARIO / "converge.yml", name, "-e", json.dumps(bad_user))
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, "an nginx.conf nginx rejects must fail the run"
+    assert "nginx -t" in output, output[-3000:]
+    assert 'getpwnam("no-such-user")' in output, output[-3000:]
+    assert sha256(host, NGINX_CONF) == nginx_conf_before
+    assert "no-such-user" not in host.file(NGINX_CONF).content_string
+    assert main_pid(host) == pid_before
+    code, body = index_status(host)
+    assert code == "200"
+    assert INDEX_MARKER in body
+    leftovers = host.run("ls -a /etc/nginx | grep '~$'")
+    assert leftovers.stdout == "", leftovers.stdout

@@ -9,7 +9,7 @@ import shlex
 import pytest
 from testinfra.host import Host
 
-from tools.testing import parse_http
+from tools.testing import parse_http, sslyze_mozilla_intermediate
 
 testinfra_hosts = ["tls"]
 
@@ -86,7 +86,7 @@ def test_http_is_redirected_to_https(host: Host, path: str, location: str) -> No
 
 def test_hsts_is_sent_over_https(host: Host) -> None:
     head = parse_http(host.check_output("curl -sS -k -D - -o /dev/null https://127.0.0.1/"))
-    assert head.header("strict-transport-security") == "max-age=600"
+    assert head.header("strict-transport-security") == "max-age=63072000"
 
 
 def test_tls_files_and_modes(host: Host) -> None:
@@ -114,3 +114,15 @@ def test_served_certificate_is_the_self_signed_one(host: Host) -> None:
         f"openssl x509 -in {TLS_DIR}/selfsigned.pem -noout -fingerprint -sha256"
     )
     assert served == on_disk
+
+
+def test_sslyze_finds_the_mozilla_intermediate_profile_met(host: Host) -> None:
+    """sslyze from the controller to the host's address on the scenario's network; the
+    self-signed certificate is its own trust anchor."""
+    certificate = host.check_output(
+        "echo | timeout 10 openssl s_client -connect 127.0.0.1:443 -servername "
+        "gateway.example.test 2>/dev/null | openssl x509"
+    )
+    result = sslyze_mozilla_intermediate(host, "gateway.example.test", certificate)
+    print(f"{host.backend.get_hostname()}: {result.stdout.strip()}")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,7 +6,7 @@ import re
 
 from testinfra.host import Host
 
-from tools.testing import main_pid
+from tools.testing import http_status, main_pid, wait_until
 
 SERVICE = "webapp.service"
 APP_USER = "webapp"
@@ -78,3 +78,31 @@ def test_nothing_under_the_app_web_and_config_roots_is_writable_by_others(host: 
         f"find {APP_ROOT} {WEB_ROOT} {CONFIG_DIR} ! -type l -perm -o+w -print"
     )
     assert found == "", f"writable by others:\n{found}"
+
+
+def test_systemd_analyze_security_rates_nginx_5_0_or_better(host: Host) -> None:
+    output = host.check_output("systemd-analyze security --no-pager nginx.service")
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
+    assert match is not None, output[-500:]
+    exposure = float(match.group(1))
+    print(f"systemd-analyze security nginx.service: {exposure}")
+    assert exposure <= 5.0, output[-3000:]
+
+
+def test_sandboxed_nginx_reloads_and_rotates_its_logs(host: Host) -> None:
+    """Inside the sandbox, the same master reloads and reopens its logs after Debian's
+    logrotate: the next request lands in a new access.log."""
+    master = main_pid(host, "nginx.service")
+    assert host.run("systemctl reload nginx.service").rc == 0
+    assert http_status(host, "/") == 200
+    rotation = host.run("logrotate --force /etc/logrotate.d/nginx")
+    assert rotation.rc == 0, rotation.stderr
+    marker = f"/rotation-check-{master}"
+    http_status(host, marker)
+    wait_until(
+        lambda: marker in host.file("/var/log/nginx/access.log").content_string, timeout_s=10
+    )
+    assert marker not in host.file("/var/log/nginx/access.log.1").content_string
+    assert main_pid(host, "nginx.service") == master
+    journal = host.check_output("journalctl -u nginx.service --since '-5min' --no-pager -q")
+    assert "Permission denied" not in journal, journal
