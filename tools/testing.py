@@ -124,6 +124,15 @@ def main_pid(host: Host, unit: str) -> int:
     return int(host.check_output(f"systemctl show --property=MainPID --value {shlex.quote(unit)}"))
 
 
+def systemd_exposure(host: Host, unit: str) -> tuple[float, str]:
+    """`systemd-analyze security`'s overall exposure of a unit (0 safest, 10 least), and its
+    whole report."""
+    report = str(host.check_output(f"systemd-analyze security --no-pager {shlex.quote(unit)}"))
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", report)
+    assert match is not None, report[-500:]
+    return float(match.group(1)), report
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.2) -> float:
     """Seconds until condition() held; raises TimeoutError after timeout_s."""
     started = time.monotonic()

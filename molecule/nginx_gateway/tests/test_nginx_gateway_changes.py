@@ -44,6 +44,20 @@ def changed_count(name: str, stdout: str) -> int:
     return int(recap.group(1))
 
 
+def assert_the_last_good_configuration_serves(host: Host, pid_before: str) -> None:
+    """After a refused run: the configuration on disk passes nginx -t, the same master
+    serves the fixture's index, and no backup copy is left behind."""
+    check = host.run("nginx -t")
+    assert check.rc == 0, check.stderr
+    assert main_pid(host) == pid_before
+    code, body = index_status(host)
+    assert code == "200"
+    assert INDEX_MARKER in body
+    directories = "/etc/nginx /etc/nginx/sites-available /etc/nginx/snippets"
+    leftovers = host.run(f"ls -a {directories} | grep '~$'")
+    assert leftovers.stdout == "", leftovers.stdout
+
+
 def test_broken_directive_fails_and_the_last_good_config_keeps_serving(host: Host) -> None:
     name = host.backend.get_hostname()
     site_before = sha256(host, SITE_AVAILABLE)
@@ -60,14 +74,7 @@ def test_broken_directive_fails_and_the_last_good_config_keeps_serving(host: Hos
     assert sha256(host, SITE_AVAILABLE) == site_before
     assert sha256(host, HEADERS_SNIPPET) == headers_before
     assert "this_is_not_a_directive" not in host.file(SITE_AVAILABLE).content_string
-    check = host.run("nginx -t")
-    assert check.rc == 0, check.stderr
-    assert main_pid(host) == pid_before
-    code, body = index_status(host)
-    assert code == "200"
-    assert INDEX_MARKER in body
-    leftovers = host.run("ls -a /etc/nginx/sites-available /etc/nginx/snippets | grep '~$'")
-    assert leftovers.stdout == "", leftovers.stdout
+    assert_the_last_good_configuration_serves(host, pid_before)
 
 
 def test_a_good_change_is_reloaded_not_restarted(host: Host) -> None:
@@ -147,9 +154,4 @@ def test_an_http_level_nginx_rejects_is_put_back(host: Host) -> None:
     assert 'getpwnam("no-such-user")' in output, output[-3000:]
     assert sha256(host, NGINX_CONF) == nginx_conf_before
     assert "no-such-user" not in host.file(NGINX_CONF).content_string
-    assert main_pid(host) == pid_before
-    code, body = index_status(host)
-    assert code == "200"
-    assert INDEX_MARKER in body
-    leftovers = host.run("ls -a /etc/nginx | grep '~$'")
-    assert leftovers.stdout == "", leftovers.stdout
+    assert_the_last_good_configuration_serves(host, pid_before)

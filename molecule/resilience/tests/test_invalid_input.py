@@ -18,7 +18,7 @@ from tools.testing import (
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
-CASES = 16
+CASES = 19
 
 # What a run may change: the app's code, the gateway's, the app's and the units' files, the
 # web root, the log rotation and journal settings, and the running processes (their MainPIDs).
