@@ -322,15 +322,20 @@ def recap_changed(output: str, host: Host) -> int:
     return int(recap.group(1))
 
 
-def gixy_findings(host: Host) -> list[dict[str, Any]]:
-    """gixy-ng's findings on the configuration the host's nginx loads: `nginx -T` prints it
-    with every include resolved, in the dump form gixy-ng parses."""
+def nginx_configuration(host: Host) -> str:
+    """What the host's nginx loads, every include resolved (`nginx -T`, in the dump form
+    gixy-ng parses)."""
     dump = host.run("nginx -T")
     assert dump.rc == 0, f"nginx -T failed: {dump.stderr}"
+    return str(dump.stdout)
+
+
+def gixy_findings(host: Host) -> list[dict[str, Any]]:
+    """gixy-ng's findings on the configuration the host's nginx loads."""
     gixy = Path(sys.executable).with_name("gixy")
     with tempfile.TemporaryDirectory() as directory:
         config = Path(directory) / "nginx-T.conf"
-        config.write_text(dump.stdout)
+        config.write_text(nginx_configuration(host))
         result = subprocess.run(
             [str(gixy), "--format", "json", str(config)],
             capture_output=True,

@@ -13,7 +13,7 @@ import pytest
 from testinfra.host import Host
 
 from tools import checklist
-from tools.testing import csp_problems, parse_http, run_playbook, wait_until
+from tools.testing import csp_problems, nginx_configuration, parse_http, run_playbook, wait_until
 
 SCENARIO = Path(__file__).resolve().parent.parent
 SITE_AVAILABLE = "/etc/nginx/sites-available/webapp.conf"
@@ -340,13 +340,6 @@ def test_check_mode_on_a_converged_host_changes_nothing(host: Host) -> None:
     assert changed_count(name, result.stdout) == 0, result.stdout[-4000:]
 
 
-def loaded_configuration(host: Host) -> str:
-    """What nginx loads, every include resolved (nginx -T)."""
-    dump = host.run("nginx -T")
-    assert dump.rc == 0, dump.stderr
-    return str(dump.stdout)
-
-
 def test_the_http_level_is_the_roles_own(host: Host) -> None:
     nginx_conf = host.file("/etc/nginx/nginx.conf").content_string
     assert "Ansible managed" in nginx_conf
@@ -362,14 +355,14 @@ def test_the_http_level_is_the_roles_own(host: Host) -> None:
 
 
 def test_no_tls_protocol_below_1_2_anywhere(host: Host) -> None:
-    protocols = re.findall(r"^\s*ssl_protocols\s+([^;]+);", loaded_configuration(host), re.M)
+    protocols = re.findall(r"^\s*ssl_protocols\s+([^;]+);", nginx_configuration(host), re.M)
     assert protocols, "no ssl_protocols at the http level"
     for value in protocols:
         assert set(value.split()) <= {"TLSv1.2", "TLSv1.3"}, value
 
 
 def test_worker_rlimit_nofile_is_at_least_twice_worker_connections(host: Host) -> None:
-    loaded = loaded_configuration(host)
+    loaded = nginx_configuration(host)
     rlimit = re.search(r"^\s*worker_rlimit_nofile\s+(\d+);", loaded, re.MULTILINE)
     connections = re.search(r"^\s*worker_connections\s+(\d+);", loaded, re.MULTILINE)
     assert rlimit is not None
