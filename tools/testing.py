@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +28,8 @@ EXAMPLE_BACKEND = ROOT / "examples" / "app" / "backend"
 EXAMPLE_DIST = ROOT / "examples" / "app" / "frontend" / "dist"
 _NOT_SOURCE = shutil.ignore_patterns(".venv", "__pycache__", "node_modules", ".pytest_cache", "var")
 COLLECTIONS = ROOT / ".cache" / "collections"
+# deploy_lock_file's default.
+DEPLOY_LOCK = "/run/lock/fullstack.webapp-deploy.json"
 COLLECTION_PACKAGE = "ansible_collections.fullstack.webapp"
 
 
@@ -52,6 +54,34 @@ def load_plugin(kind: str, name: str) -> ModuleType:
     for unit tests."""
     collections_dir()
     return importlib.import_module(f"{COLLECTION_PACKAGE}.plugins.{kind}.{name}")
+
+
+def run_local_playbook(
+    directory: Path, playbook: str, extra: Mapping[str, object]
+) -> subprocess.CompletedProcess[str]:
+    """A playbook's text run on localhost (connection local) by this environment's
+    ansible-playbook, with this checkout as the collection and extra as -e."""
+    (directory / "play.yml").write_text(playbook)
+    command = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
+    command = command or "ansible-playbook"
+    variables = {"ansible_python_interpreter": sys.executable, **extra}
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_dir()), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [
+            command or "ansible-playbook",
+            "-i",
+            "localhost,",
+            "-e",
+            json.dumps(variables),
+            "play.yml",
+        ],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def run_module(
@@ -91,21 +121,55 @@ def parse_http(raw: str) -> checklist.Response:
     return checklist.Response(status, headers, body.encode())
 
 
+def _playbook_command(playbook: Path, limit: str, *extra: str) -> list[str]:
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    return ["ansible-playbook", "-i", str(inventory), "--limit", limit, str(playbook), *extra]
+
+
+_PLAIN_OUTPUT = {
+    "ANSIBLE_FORCE_COLOR": "0",
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+}
+
+
 def run_playbook(playbook: Path, limit: str, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run a real ansible-playbook against the scenario's inventory, as Molecule does."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    plain_output = {
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-    }
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "--limit", limit, str(playbook), *extra],
+        _playbook_command(playbook, limit, *extra),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, **plain_output},
+        env={**os.environ, **_PLAIN_OUTPUT},
+    )
+
+
+def start_playbook(log: Path, playbook: Path, limit: str, *extra: str) -> subprocess.Popen[bytes]:
+    """run_playbook in the background, its output (both streams) written to log: a pipe
+    nobody reads while the test does something else would block the run once full."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            _playbook_command(playbook, limit, *extra),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **_PLAIN_OUTPUT},
+            # Its own process group: a test can kill the run with its workers (os.killpg).
+            start_new_session=True,
+        )
+
+
+def run_ad_hoc(limit: str, module: str, args: str) -> subprocess.CompletedProcess[str]:
+    """`ansible LIMIT -b -m MODULE -a ARGS` against the scenario's inventory, as a user
+    would run a documented one-off command."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    return subprocess.run(
+        ["ansible", "-i", str(inventory), limit, "-b", "-m", module, "-a", args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **_PLAIN_OUTPUT},
     )
 
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tools.testing import collections_dir
+from tools.testing import run_local_playbook
 
 PLAYBOOK = """
 - hosts: localhost
@@ -53,25 +50,9 @@ def test_modules_and_filters_import_module_utils_under_ansible(tmp_path: Path) -
     (tree / "assets").mkdir(parents=True)
     (tree / "index.html").write_text("<!doctype html>")
     (tree / "assets" / "app.js").write_text("console.log(1)")
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
     out = tmp_path / "out.json"
-    playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
-    extra = {
-        "ansible_python_interpreter": sys.executable,
-        "tree": str(tree),
-        "root": str(tmp_path / "app"),
-        "out": str(out),
-    }
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_dir()), "ANSIBLE_NOCOLOR": "1"}
-    run = subprocess.run(
-        [playbook or "ansible-playbook", "-i", "localhost,", "-e", json.dumps(extra), "play.yml"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    variables = {"tree": str(tree), "root": str(tmp_path / "app"), "out": str(out)}
+    run = run_local_playbook(tmp_path, PLAYBOOK, variables)
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(out.read_text())
     assert result["etc_is_a_directory"] is True

@@ -19,12 +19,15 @@ from testinfra.host import Host
 
 from tools import checklist
 from tools.testing import (
+    DEPLOY_LOCK,
     backend_variant,
     dist_variant,
     failing_health_edit,
     host_fingerprint,
     recap_changed,
+    run_ad_hoc,
     run_playbook,
+    start_playbook,
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -161,29 +164,16 @@ def test_rollback_goes_back_one_release(host: Host) -> None:
     assert serving(host) == v1
 
 
-def start_deploy(host: Host, *extra: str) -> subprocess.Popen[str]:
+def start_deploy(host: Host, *extra: str) -> subprocess.Popen[bytes]:
     """ansible-playbook in its own process group, as run_playbook runs it, not waited for."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    return subprocess.Popen(
-        [
-            "ansible-playbook",
-            "-i",
-            str(inventory),
-            "--limit",
-            host.backend.get_hostname(),
-            str(SCENARIO / "converge.yml"),
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
+    return start_playbook(
+        Path(os.devnull), SCENARIO / "converge.yml", host.backend.get_hostname(), *extra
     )
 
 
 @pytest.fixture
-def stopped_controller() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
+def stopped_controller() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
         if process.poll() is None:
@@ -192,11 +182,12 @@ def stopped_controller() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def test_an_interrupted_deploy_is_checked_by_the_next_run(
-    host: Host, artifacts: dict[str, Path], stopped_controller: list[subprocess.Popen[str]]
+    host: Host, artifacts: dict[str, Path], stopped_controller: list[subprocess.Popen[bytes]]
 ) -> None:
     """The controller dies right after the switch to a broken release: that release serves,
-    unchecked. The next run (same artifacts, so no new release) runs the gate on it, and
-    puts back the last release that passed one."""
+    unchecked, and the run's deploy lock stays. Once the lock is removed with the README's
+    command, the next run (same artifacts, so no new release) runs the gate on it, and puts
+    back the last release that passed one."""
     before, _ = facts(host)
     process = start_deploy(host, *with_artifacts(artifacts, "bad"))
     stopped_controller.append(process)
@@ -210,7 +201,16 @@ def test_an_interrupted_deploy_is_checked_by_the_next_run(
     interrupted, _ = facts(host)
     assert interrupted["current"] != before["current"]
     assert interrupted["current"] not in good(interrupted["releases"])
+    left = json.loads(host.file(DEPLOY_LOCK).content_string)
+    assert left["holder"]["release"] == interrupted["current"], left
 
+    code, output = deploy(host, *with_artifacts(artifacts, "bad"), "-e", "deploy_lock_wait=0")
+    assert code != 0, output[-4000:]
+    assert f"(release {interrupted['current']}) since {left['since']}" in " ".join(output.split())
+    removed = run_ad_hoc(
+        host.backend.get_hostname(), "ansible.builtin.file", f"path={DEPLOY_LOCK} state=absent"
+    )
+    assert removed.returncode == 0, removed.stdout + removed.stderr
     code, output = deploy(host, *with_artifacts(artifacts, "bad"))
     assert code != 0, output[-4000:]
     assert "health gate failed" in output, output[-4000:]

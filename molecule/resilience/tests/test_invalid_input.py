@@ -18,7 +18,7 @@ from tools.testing import (
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
-CASES = 19
+CASES = 21
 
 # What a run may change: the app's code, the gateway's, the app's and the units' files, the
 # web root, the log rotation and journal settings, and the running processes (their MainPIDs).
@@ -48,11 +48,17 @@ def test_bad_variables_are_refused_naming_them_and_change_nothing(
     )
     output = result.stdout + result.stderr
     shown = output.rfind('"resilience_refusals": {')
+    refusals: dict[str, str] = {}
     if shown >= 0:
         refusals, _ = json.JSONDecoder().raw_decode(output, shown + len('"resilience_refusals": '))
         for case, message in refusals.items():
             print(f"{case}: {message}")
     assert result.returncode == 0, output[-6000:]
+    assert "did you mean gunicorn_workers?" in refusals["gunicorn_worker=1"]
+    assert (
+        "did you mean nginx_gateway_server_names?"
+        in refusals["nginx_gateway_server_name=a typo of server_names"]
+    )
     recap = re.search(rf"{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+).*?rescued=(\d+)", output)
     assert recap is not None, output[-2000:]
     assert recap.group(2) == str(CASES), f"{recap.group(2)} of {CASES} cases were refused"
@@ -75,5 +81,42 @@ def test_a_bad_front_end_with_a_new_back_end_stops_the_run_before_any_change(
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-4000:]
     assert "check 'index.html' failed" in output, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
+    assert fingerprint(host) == before
+
+
+def test_a_misspelled_variable_stops_site_yml_with_the_closest_name(host: Host) -> None:
+    """A typo of any role's prefix, and of the deploy role's, is refused before any host
+    changes (it used to be ignored: the default worker count deployed without a word)."""
+    before = fingerprint(host)
+    typos = {"gunicorn_worker": 1, "deploy_seria": 1}
+    result = run_playbook(
+        SCENARIO / "converge.yml", host.backend.get_hostname(), "-e", json.dumps(typos)
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert (
+        "gunicorn_worker is not a variable of the gunicorn role (did you mean gunicorn_workers?)"
+        in output
+    )
+    assert (
+        "deploy_seria is not a variable of the deploy role (did you mean deploy_serial?)" in output
+    )
+    assert recap_changed(output, host) == 0, output[-4000:]
+    assert fingerprint(host) == before
+
+
+def test_deploy_undeclared_variables_warn_only_warns(host: Host) -> None:
+    before = fingerprint(host)
+    variables = {"gunicorn_worker": 1, "deploy_undeclared_variables": "warn"}
+    result = run_playbook(
+        SCENARIO / "converge.yml", host.backend.get_hostname(), "-e", json.dumps(variables)
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    warned = " ".join(output.split())
+    assert (
+        "[WARNING]: gunicorn_worker is not a variable of the gunicorn role (did you mean" in warned
+    )
     assert recap_changed(output, host) == 0, output[-4000:]
     assert fingerprint(host) == before
