@@ -142,7 +142,6 @@ def attempt(params: dict[str, Any], now: float, check_mode: bool) -> tuple[str, 
         "holder": params["holder"],
         "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "since_epoch": now,
-        "pid_on_host": os.getppid(),
     }
     if current is None:
         if not check_mode:
