@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from tools.testing import (
     main_pid,
     recap_changed,
     run_playbook,
+    self_signed_pem,
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -128,6 +130,78 @@ def test_v1_serves_from_its_release(host: Host) -> None:
     assert manifest["good_at"], "v1 passed the health gate"
     assert manifest["deployed_by"]
     assert answering(host) == (backend["current"], "v1")
+
+
+def status(host: Host, *extra: str) -> tuple[int, str, str]:
+    """playbooks/status.yml's exit status, its table and its whole output."""
+    result = run_playbook(PLAYBOOKS / "status.yml", host.backend.get_hostname(), *extra)
+    output = result.stdout + result.stderr
+    shown = re.search(r'"msg": ("HOST(?:[^"\\]|\\.)*")', output)
+    assert shown is not None, output[-4000:]
+    return result.returncode, str(json.loads(shown.group(1))), output
+
+
+def test_status_of_the_healthy_host_passes_and_shows_what_serves(host: Host) -> None:
+    backend, frontend = facts(host)
+    # A second TLS server nginx would load, with a certificate valid for a day.
+    certificate, key = self_signed_pem("status.test")
+    tls_conf = "/etc/nginx/conf.d/zz-status-tls.conf"
+    pem = "/etc/nginx/zz-status-test.pem"
+    host.run_expect([0], f"printf %s {shlex.quote(certificate + key)} > {pem}")
+    server = (
+        f"server {{ listen 127.0.0.1:8443 ssl; ssl_certificate {pem}; ssl_certificate_key {pem}; }}"
+    )
+    host.run_expect([0], f"echo {shlex.quote(server)} > {tls_conf}")
+    try:
+        rc, table, output = status(host, "-e", '{"deploy_status_certificate_days": 0}')
+    finally:
+        host.run_expect([0], f"rm -f {tls_conf} {pem}")
+    assert rc == 0, output[-4000:]
+    print(table)
+    row = next(line for line in table.splitlines() if line.startswith(host.backend.get_hostname()))
+    assert re.search(
+        rf"\s{backend['current']} good \[1, [0-9.]+ MB\]\s+{frontend['current']} good \[1, ", row
+    ), row
+    assert re.search(r"\s3/3 ok\s+3 active, 0 restarts\s+ok\s+0 days\s+0 tasks\s+-$", row), row
+    assert table.endswith("no problem found")
+    assert recap_changed(output, host) == 0, output[-4000:]
+    assert not host.file("/run/lock/fullstack.webapp-deploy.json").exists
+
+
+def test_status_of_a_broken_host_fails_naming_the_unit_and_nginx(host: Host) -> None:
+    broken_conf = "/etc/nginx/conf.d/zz-status-test.conf"
+    host.run_expect([0], "systemctl stop webapp.socket webapp.service")
+    host.run_expect([0], f"echo 'bogus_directive on;' > {broken_conf}")
+    try:
+        rc, table, output = status(host)
+    finally:
+        host.run_expect([0], f"rm -f {broken_conf}")
+        host.run_expect([0], "systemctl start webapp.socket")
+    print(table)
+    assert rc == 2, output[-4000:]
+    name = host.backend.get_hostname()
+    problems = [
+        line.removeprefix(f"{name}: ")
+        for line in table.splitlines()
+        if line.startswith(f"{name}: ")
+    ]
+    assert "unit webapp.socket is inactive (dead)" in problems, table
+    assert any(
+        p.startswith("check 'Gunicorn on unix:/run/webapp/gunicorn.sock' of ") for p in problems
+    ), table
+    assert any(
+        p.startswith("nginx -t failed: ") and 'unknown directive "bogus_directive"' in p
+        for p in problems
+    ), table
+    drift = next(p for p in problems if p.startswith("a deploy would change "))
+    assert drift.endswith(
+        "1 task: fullstack.webapp.gunicorn : Enable and start the socket and the service"
+    ), drift
+    assert "fatal: [" in output
+    assert "unit webapp.socket is inactive (dead)" in output
+    assert json.loads(host.check_output("curl -sf --max-time 10 http://127.0.0.1/api/health"))[
+        "release"
+    ]
 
 
 def test_v2_deploys_under_load_without_a_failed_request(
