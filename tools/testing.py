@@ -145,6 +145,16 @@ def run_playbook(playbook: Path, limit: str, *extra: str) -> subprocess.Complete
     )
 
 
+def run_status(limit: str, *extra: str) -> tuple[int, str, str]:
+    """playbooks/status.yml on the hosts of limit: its exit status, the table it showed and
+    its whole output."""
+    result = run_playbook(ROOT / "playbooks" / "status.yml", limit, *extra)
+    output = result.stdout + result.stderr
+    shown = re.search(r'"msg": ("HOST(?:[^"\\]|\\.)*")', output)
+    assert shown is not None, output[-4000:]
+    return result.returncode, str(json.loads(shown.group(1))), output
+
+
 def start_playbook(log: Path, playbook: Path, limit: str, *extra: str) -> subprocess.Popen[bytes]:
     """run_playbook in the background, its output (both streams) written to log: a pipe
     nobody reads while the test does something else would block the run once full."""

@@ -26,6 +26,7 @@ from tools.testing import (
     main_pid,
     recap_changed,
     run_playbook,
+    run_status,
     self_signed_pem,
 )
 
@@ -132,15 +133,6 @@ def test_v1_serves_from_its_release(host: Host) -> None:
     assert answering(host) == (backend["current"], "v1")
 
 
-def status(host: Host, *extra: str) -> tuple[int, str, str]:
-    """playbooks/status.yml's exit status, its table and its whole output."""
-    result = run_playbook(PLAYBOOKS / "status.yml", host.backend.get_hostname(), *extra)
-    output = result.stdout + result.stderr
-    shown = re.search(r'"msg": ("HOST(?:[^"\\]|\\.)*")', output)
-    assert shown is not None, output[-4000:]
-    return result.returncode, str(json.loads(shown.group(1))), output
-
-
 def test_status_of_the_healthy_host_passes_and_shows_what_serves(host: Host) -> None:
     backend, frontend = facts(host)
     # A second TLS server nginx would load, with a certificate valid for a day.
@@ -153,7 +145,9 @@ def test_status_of_the_healthy_host_passes_and_shows_what_serves(host: Host) -> 
     )
     host.run_expect([0], f"echo {shlex.quote(server)} > {tls_conf}")
     try:
-        rc, table, output = status(host, "-e", '{"deploy_status_certificate_days": 0}')
+        rc, table, output = run_status(
+            host.backend.get_hostname(), "-e", '{"deploy_status_certificate_days": 0}'
+        )
     finally:
         host.run_expect([0], f"rm -f {tls_conf} {pem}")
     assert rc == 0, output[-4000:]
@@ -173,7 +167,7 @@ def test_status_of_a_broken_host_fails_naming_the_unit_and_nginx(host: Host) -> 
     host.run_expect([0], "systemctl stop webapp.socket webapp.service")
     host.run_expect([0], f"echo 'bogus_directive on;' > {broken_conf}")
     try:
-        rc, table, output = status(host)
+        rc, table, output = run_status(host.backend.get_hostname())
     finally:
         host.run_expect([0], f"rm -f {broken_conf}")
         host.run_expect([0], "systemctl start webapp.socket")

@@ -25,6 +25,7 @@ from tools.testing import (
     failing_health_edit,
     main_pid,
     run_playbook,
+    run_status,
     wait_until,
 )
 
@@ -287,6 +288,51 @@ def test_rollback_rolls_back_over_the_app_servers_then_the_gateway(
     assert " down" not in host.file(SITE).content_string
     assert report["failed"] == 0, report
     assert set(report["hosts"]) == set(APP_SERVERS), report
+
+
+# Without status.yml's check-mode pass: after a rollback a deploy would rightly change things.
+STATUS_WITHOUT_DRIFT = ("-e", '{"deploy_status_drift": false}')
+
+
+def test_status_over_the_topology_and_hosts_that_disagree(
+    host: Host, apps: dict[str, Host]
+) -> None:
+    """status.yml: one row per host, each with the side it serves; then app2's back end
+    switched by hand to another release: every host fails naming the disagreement."""
+    serving = current(apps["scaleout-app1"], BACKEND_FACT)
+    rc, table, output = run_status("all", *STATUS_WITHOUT_DRIFT)
+    print(table)
+    assert rc == 0, output[-4000:]
+    rows = {line.split()[0]: line for line in table.split("\n\n")[0].splitlines()[1:]}
+    assert set(rows) == {"scaleout-gw1", *APP_SERVERS}, table
+    for name in APP_SERVERS:
+        # The back end only, its checks straight to Gunicorn all passing.
+        assert re.match(
+            rf"{name}\s+{serving} good \[\d+, [0-9.]+ MB\]\s+-\s+(\d+)/\1 ok", rows[name]
+        )
+    # The front end only, its checks through nginx passing, and nginx -t.
+    assert re.match(
+        r"scaleout-gw1\s+-\s+\S+ good \[\d+, .*\s(\d+)/\1 ok\s.*\sok\s", rows["scaleout-gw1"]
+    )
+    assert table.endswith("no problem found")
+
+    app2 = apps["scaleout-app2"]
+    releases = json.loads(app2.file(BACKEND_FACT).content_string)["releases"]
+    other = next(m["release"] for m in releases if m["release"] != serving)
+    app2.run_expect([0], f"ln -sfn releases/{other} /opt/webapp/current")
+    try:
+        rc, table, output = run_status("all", *STATUS_WITHOUT_DRIFT)
+    finally:
+        app2.run_expect([0], f"ln -sfn releases/{serving} /opt/webapp/current")
+    print(table)
+    assert rc == 2, output[-4000:]
+    disagreement = (
+        f"the hosts serve different back end releases: scaleout-app1 {serving}, "
+        f"scaleout-app2 {other}"
+    )
+    for name in ("scaleout-gw1", *APP_SERVERS):
+        assert f"{name}: {disagreement}" in table, table
+    assert re.search(r"fatal: \[scaleout-gw1\]", output), output[-4000:]
 
 
 def test_rolling_deploy_without_releases_under_load(

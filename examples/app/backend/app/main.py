@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import auth
+from . import auth, metrics
 from .items import build_items
 from .jobs import JobRunner, JobStore
 from .logging_config import configure_logging
@@ -145,6 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(ServedByMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if metrics.enabled():
+        # Outermost: counts every request (errors too) and answers GET /metrics.
+        app.add_middleware(metrics.MetricsMiddleware)
     if settings.cors_origins:
         # Development only (Vite dev server on another origin); in production nginx
         # serves the front end and /api on one origin, so no CORS is needed.
