@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import testinfra
 from testinfra.host import Host
 
 from tools import checklist
@@ -422,13 +423,24 @@ def gixy_findings(host: Host) -> list[dict[str, Any]]:
     return findings
 
 
+def scenario_host(name: str) -> Host:
+    """Another instance of the scenario than the verifier's host, by its inventory name."""
+    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+
+
+def network_address(host: Host) -> str:
+    """The host's address on the scenario's Docker network."""
+    return str(host.check_output("hostname -I")).split()[0]
+
+
 def sslyze_mozilla_intermediate(
     host: Host, server_name: str, ca_pem: str, port: int = 443
 ) -> subprocess.CompletedProcess[str]:
     """sslyze's scan of the host's HTTPS port (at its address on the scenario's network, for
     server_name), checked against Mozilla's "intermediate" profile with ca_pem as the trust
     anchor of the certificate path. rc 0 means compliant; stdout says what is not."""
-    address = str(host.check_output("hostname -I")).split()[0]
+    address = network_address(host)
     sslyze = Path(sys.executable).with_name("sslyze")
     with tempfile.TemporaryDirectory() as directory:
         ca_file = Path(directory) / "ca.pem"

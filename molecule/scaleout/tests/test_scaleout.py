@@ -1,7 +1,7 @@
 """Scale out, in order: the topology converge left (one gateway, two app servers on TCP),
 requests spread over both app servers, a rolling deploy of v2 under load through the gateway,
 then one app server stopped under load and started again. The tests run against the gateway
-(the verifier's only host) and reach the app servers with testinfra.get_host; they share the
+(the verifier's only host) and reach the app servers with tools.testing.scenario_host; they share the
 hosts' state and run in file order."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra
 from testinfra.host import Host
 
 from tools.testing import (
@@ -24,8 +23,10 @@ from tools.testing import (
     dist_variant,
     failing_health_edit,
     main_pid,
+    network_address,
     run_playbook,
     run_status,
+    scenario_host,
     wait_until,
 )
 
@@ -40,16 +41,7 @@ PATHS = "/api/health,/,/api/items?limit=1"
 
 @pytest.fixture(scope="module")
 def apps() -> dict[str, Host]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return {
-        name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-        for name in APP_SERVERS
-    }
-
-
-def address(app: Host) -> str:
-    """The app server's address on the scenario's network (where Gunicorn listens)."""
-    return str(app.check_output("hostname -I")).split()[0]
+    return {name: scenario_host(name) for name in APP_SERVERS}
 
 
 def current(host: Host, fact: str) -> str:
@@ -67,7 +59,7 @@ def health_hosts(host: Host, requests: int) -> Counter[str]:
 
 def test_gateway_balances_over_both_app_servers_on_tcp(host: Host, apps: dict[str, Host]) -> None:
     site = host.file(SITE).content_string
-    targets = [f"{address(app)}:8000" for app in apps.values()]
+    targets = [f"{network_address(app)}:8000" for app in apps.values()]
     upstream = re.search(r"upstream webapp \{(.*?)\}", site, re.S)
     assert upstream is not None, site
     for target in targets:
@@ -83,7 +75,7 @@ def test_gateway_balances_over_both_app_servers_on_tcp(host: Host, apps: dict[st
         assert not app.package("nginx").is_installed
         # The gateway's address is trusted for X-Forwarded-*.
         config = app.file("/etc/webapp/gunicorn.conf.py").content_string
-        assert f'forwarded_allow_ips = "{address(host)}"' in config, config
+        assert f'forwarded_allow_ips = "{network_address(host)}"' in config, config
 
 
 def test_requests_through_the_gateway_reach_both_app_servers(host: Host) -> None:
@@ -240,9 +232,8 @@ def test_an_app_server_stopped_under_load_then_started_again(
         f"answered by {down['hosts']}"
     )
     errors = host.file("/var/log/nginx/error.log").content_string
-    refused = re.findall(
-        rf"connect\(\) failed .* upstream: \"http://{re.escape(address(lost))}:8000/", errors
-    )
+    upstream = re.escape(f"http://{network_address(lost)}:8000/")
+    refused = re.findall(rf"connect\(\) failed .* upstream: \"{upstream}", errors)
     print(f"nginx's error log: {len(refused)} failed connections to scaleout-app2 in 11 s")
     # Marked failed: each nginx worker (one per CPU here; no shared zone) tries it again once
     # per fail_timeout (10 s), not on every request.

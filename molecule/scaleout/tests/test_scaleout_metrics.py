@@ -7,15 +7,13 @@ it is reachable through the public site, and the loopback ones not from another 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 
 import pytest
-import testinfra
 from testinfra.host import Host
 
-from tools.testing import wait_until
+from tools.testing import network_address, scenario_host, wait_until
 
 APP_SERVERS = ("scaleout-app1", "scaleout-app2")
 EXPORTER = "http://127.0.0.1:9113/metrics"
@@ -25,16 +23,7 @@ HOLDER_PID = "/tmp/metrics-holder.pid"  # noqa: S108 - inside the test container
 
 @pytest.fixture(scope="module")
 def apps() -> dict[str, Host]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return {
-        name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-        for name in APP_SERVERS
-    }
-
-
-def address(host: Host) -> str:
-    """The host's address on the scenario's network."""
-    return str(host.check_output("hostname -I")).split()[0]
+    return {name: scenario_host(name) for name in APP_SERVERS}
 
 
 def scrape(host: Host, url: str) -> str:
@@ -64,7 +53,7 @@ def status_code(host: Host, url: str) -> str:
 
 
 def test_exporters_listen_where_they_are_told_only(host: Host) -> None:
-    private = address(host)
+    private = network_address(host)
     assert host.service("prometheus-nginx-exporter").is_running
     assert host.service("mtail").is_running
     assert host.socket("tcp://127.0.0.1:9113").is_listening
@@ -79,7 +68,7 @@ def test_exporters_listen_where_they_are_told_only(host: Host) -> None:
 
 
 def test_traffic_moves_the_nginx_counters(host: Host) -> None:
-    mtail = f"http://{address(host)}:3903/metrics"
+    mtail = f"http://{network_address(host)}:3903/metrics"
     before_exporter = scrape(host, EXPORTER)
     before_mtail = scrape(host, mtail)
     assert value(before_exporter, "nginx_up") == 1, before_exporter
@@ -130,7 +119,7 @@ def test_traffic_moves_the_nginx_counters(host: Host) -> None:
 
 
 def test_the_app_metrics_count_requests_and_busy_workers(host: Host, apps: dict[str, Host]) -> None:
-    urls = {name: f"http://{address(app)}:8000/metrics" for name, app in apps.items()}
+    urls = {name: f"http://{network_address(app)}:8000/metrics" for name, app in apps.items()}
     before = {name: scrape(host, url) for name, url in urls.items()}
     for name, text in before.items():
         workers = re.search(
@@ -156,7 +145,7 @@ def test_the_app_metrics_count_requests_and_busy_workers(host: Host, apps: dict[
     assert all(count >= 1 for count in answered.values()), answered
 
     # A request held open (its body never completes) keeps one worker of app1 busy.
-    app1 = address(apps["scaleout-app1"])
+    app1 = network_address(apps["scaleout-app1"])
     holder = (
         f"import socket, time; s = socket.create_connection(({app1!r}, 8000)); "
         "s.sendall(b'POST /api/jobs HTTP/1.1\\r\\nHost: t\\r\\nContent-Type: application/json"
@@ -189,7 +178,7 @@ def test_the_app_metrics_count_requests_and_busy_workers(host: Host, apps: dict[
 
 
 def test_metrics_are_not_public(host: Host, apps: dict[str, Host]) -> None:
-    gateway = address(host)
+    gateway = network_address(host)
     app1 = apps["scaleout-app1"]
     # Through the public site: the SPA's page, never a metrics page.
     for path in ("/metrics", "/stub_status", "/api/metrics"):
