@@ -1,8 +1,8 @@
 """Scale out, in order: the topology converge left (one gateway, two app servers on TCP),
 requests spread over both app servers, a rolling deploy of v2 under load through the gateway,
 then one app server stopped under load and started again. The tests run against the gateway
-(the verifier's only host) and reach the app servers with tools.testing.scenario_host; they share the
-hosts' state and run in file order."""
+(the verifier's only host) and reach the app servers with tools.testing.scenario_host; they
+share the hosts' state and run in file order."""
 
 from __future__ import annotations
 
