@@ -320,7 +320,7 @@ BAD_INPUTS = {
     "init_app_module": ("notes.main", "init_app_module must be MODULE:APP"),
     "init_app_name": ("Notes App", "init_app_name must be a POSIX user name"),
     "init_host_vars": ({"not a name": 1}, "init_host_vars must map variable names to values"),
-    "init_forse": (True, "init_forse is not a variable of the init role (did you mean init_force?)"),
+    "init_forse": (True, "init_forse is not a variable of the init role (did you mean init_force"),
 }
 
 
