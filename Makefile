@@ -11,6 +11,7 @@ FRONTEND   := examples/app/frontend
 BACKEND    := examples/app/backend
 NOTES_FRONTEND := examples/notes/frontend
 NOTES_BACKEND  := examples/notes/backend
+UIKIT_FRONTEND := examples/uikit/frontend
 # Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
 SCENARIOS  ?= scaleout releases default apps acme own_playbook resilience nginx_gateway python_uv gunicorn frontend
 MOLECULE_JOBS ?= 2
@@ -103,9 +104,14 @@ $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | $(H
 $(NOTES_FRONTEND)/node_modules/.package-lock.json: $(NOTES_FRONTEND)/package-lock.json | $(HOME_READY)
 	cd $(NOTES_FRONTEND) && npm ci --no-audit --no-fund
 
-app: $(FRONTEND)/node_modules/.package-lock.json $(NOTES_FRONTEND)/node_modules/.package-lock.json | $(HOME_READY)
+$(UIKIT_FRONTEND)/node_modules/.package-lock.json: $(UIKIT_FRONTEND)/package-lock.json | $(HOME_READY)
+	cd $(UIKIT_FRONTEND) && npm ci --no-audit --no-fund
+
+app: $(FRONTEND)/node_modules/.package-lock.json $(NOTES_FRONTEND)/node_modules/.package-lock.json \
+		$(UIKIT_FRONTEND)/node_modules/.package-lock.json | $(HOME_READY)
 	cd $(FRONTEND) && npm run build
 	cd $(NOTES_FRONTEND) && npm run build
+	cd $(UIKIT_FRONTEND) && npm run build
 
 lint: tools
 	yamllint -s .
@@ -135,4 +141,5 @@ clean:
 		fullstack-webapp-bench-3-base fullstack-webapp-bench-4-base
 	-for tree in .cache/bench/baseline-*; do [ -d "$$tree" ] && git worktree remove --force "$$tree"; done
 	rm -rf .cache $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/dist \
-		$(NOTES_FRONTEND)/node_modules $(NOTES_FRONTEND)/dist
+		$(NOTES_FRONTEND)/node_modules $(NOTES_FRONTEND)/dist \
+		$(UIKIT_FRONTEND)/node_modules $(UIKIT_FRONTEND)/dist

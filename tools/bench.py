@@ -18,7 +18,11 @@
   loaded sits idle;
 - runs wrk (Debian's package, installed in the container) against 127.0.0.1 inside the
   container with fixed threads, connections and duration, and writes the medians and
-  ratios to benchmarks/results/latest.{md,json}.
+  ratios to benchmarks/results/latest.{md,json};
+- loads the largest hashed asset three ways, one after the other in every round: without
+  Accept-Encoding, with ``gzip`` (the role's NAME.gz, gzip_static) and with ``br`` (its
+  NAME.br, brotli_static), and reports for the collection each one's Content-Encoding, body
+  and wire bytes, requests/s and p99 side by side, and br / gzip.
 
 ``python -m tools.bench ansible`` (make bench-ansible) times site.yml itself on fresh
 containers ``fullstack-webapp-bench-N``: a fresh converge, a no-change re-run (``--rounds``
@@ -209,7 +213,9 @@ def write_inventory(path: Path, hosts: Sequence[str], backend: Path, dist: Path)
                 "python_uv_app_src": str(backend),
                 "frontend_dist_src": str(dist),
                 "frontend_dest": WEB_ROOT,
-                "nginx_gateway_server_names": ["localhost"],
+                # "_": the collection's site is the default server, which answers 127.0.0.1
+                # (the seed's block answers "Host: localhost", the name it was loaded first with).
+                "nginx_gateway_server_names": ["localhost", "_"],
                 "python_uv_app_environment": {
                     "APP_SECRET_KEY": "bench-only-not-a-secret",
                     "APP_LOG_LEVEL": "INFO",
@@ -398,10 +404,16 @@ class Endpoint:
     path: str
     api: bool
     gzip: bool = False
+    brotli: bool = False
 
     @property
     def spec(self) -> report.EndpointSpec:
         return report.EndpointSpec(self.key, self.label, self.api)
+
+    @property
+    def accept_encoding(self) -> str:
+        """The Accept-Encoding wrk sends ("" sends none)."""
+        return "br" if self.brotli else "gzip" if self.gzip else ""
 
 
 def endpoints(asset: str) -> list[Endpoint]:
@@ -412,7 +424,12 @@ def endpoints(asset: str) -> list[Endpoint]:
         Endpoint("deep_link", "/dashboard", "/dashboard", api=False),
         Endpoint("asset", f"{asset} (identity)", asset, api=False),
         Endpoint("asset_gzip", f"{asset} (gzip)", asset, api=False, gzip=True),
+        Endpoint("asset_br", f"{asset} (br)", asset, api=False, brotli=True),
     ]
+
+
+# The largest hashed asset asked for with each Accept-Encoding: endpoint keys above.
+ASSET_ENCODINGS = (("", "asset"), ("gzip", "asset_gzip"), ("br", "asset_br"))
 
 
 def wait_http(container: str, url: str, timeout_s: float = 60.0) -> None:
@@ -471,7 +488,7 @@ class HttpBench:
         # Every worker up and warm before anything is measured.
         time.sleep(2)
         for setup in self.args.setups:
-            self.wrk(setup, "/api/health", duration_s=2, gzip=False)
+            self.wrk(setup, "/api/health", duration_s=2)
         asset = self.sh(
             f"cd {WEB_ROOT} && ls -S assets | grep -v -E '\\.(gz|br)$' | head -n 1"
         ).strip()
@@ -514,13 +531,29 @@ class HttpBench:
         headers = " ".join(f"-H {shlex.quote(h)}" for h in self.headers(setup))
         return f"--max-time 5 {headers} {self.url(setup, '/api/health')}"
 
-    def wrk(self, setup: str, path: str, *, duration_s: int, gzip: bool) -> report.WrkResult:
+    def wrk(
+        self, setup: str, path: str, *, duration_s: int, accept_encoding: str = ""
+    ) -> report.WrkResult:
         argv = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}",
                 f"-d{duration_s}s", "--latency", "-s", LUA_PATH]  # fmt: skip
-        for header in self.headers(setup) + (["Accept-Encoding: gzip"] if gzip else []):
+        encoding = [f"Accept-Encoding: {accept_encoding}"] if accept_encoding else []
+        for header in self.headers(setup) + encoding:
             argv += ["-H", header]
         argv.append(self.url(setup, path))
         return report.parse_wrk(self.sh(shlex.join(argv)))
+
+    def asset_encodings(self, asset: str) -> list[report.EncodingRow]:
+        """What the collection sends for the asset with each Accept-Encoding: the body's
+        bytes and its Content-Encoding (curl, once, before the load)."""
+        rows = []
+        for accept, key in ASSET_ENCODINGS:
+            header = f"-H {shlex.quote('Accept-Encoding: ' + accept)}" if accept else ""
+            size, _, sent = self.sh(
+                "curl -s -o /dev/null -w '%{size_download} %header{content-encoding}' "
+                f"{header} {self.url('collection', asset)}"
+            ).strip().partition(" ")  # fmt: skip
+            rows.append(report.EncodingRow(accept, key, sent.strip(), int(size)))
+        return rows
 
     def setups_for(self, endpoint: Endpoint) -> list[str]:
         return [s for s in self.args.setups if endpoint.api or s != "direct"]
@@ -555,14 +588,8 @@ class HttpBench:
         loads = [load_snapshot()]
         asset = self.prepare()
         all_endpoints = endpoints(asset)
-        gzip_bytes = {
-            label: int(
-                self.sh(
-                    f"curl -s -o /dev/null -w '%{{size_download}}' {header} http://127.0.0.1{asset}"
-                )
-            )
-            for label, header in (("identity", ""), ("gzip", "-H 'Accept-Encoding: gzip'"))
-        }
+        encodings = self.asset_encodings(asset)
+        gzip_bytes = {row.accept_encoding or "identity": row.body_bytes for row in encodings}
         versions = self.versions()
         samples: list[report.Sample] = []
         for round_no in range(1, self.args.rounds + 1):
@@ -571,7 +598,10 @@ class HttpBench:
             for endpoint in all_endpoints:
                 for setup in self.setups_for(endpoint):
                     result = self.wrk(
-                        setup, endpoint.path, duration_s=self.args.duration, gzip=endpoint.gzip
+                        setup,
+                        endpoint.path,
+                        duration_s=self.args.duration,
+                        accept_encoding=endpoint.accept_encoding,
                     )
                     samples.append(report.Sample(round_no, setup, endpoint.key, result))
                     log(
@@ -602,10 +632,13 @@ class HttpBench:
             ),
             "asset bytes": (
                 f"{asset}: {gzip_bytes['identity']:,} B without compression, "
-                f"{gzip_bytes['gzip']:,} B with Accept-Encoding: gzip (collection, body only)"
+                f"{gzip_bytes['gzip']:,} B with Accept-Encoding: gzip, "
+                f"{gzip_bytes['br']:,} B with Accept-Encoding: br (collection, body only)"
             ),
         }
-        markdown = report.http_markdown(summaries, specs, targets, header)
+        markdown = report.http_markdown(
+            summaries, specs, targets, header, report.encoding_markdown(summaries, asset, encodings)
+        )
         data: dict[str, object] = {
             "kind": "http",
             "date": started.isoformat(timespec="seconds"),
@@ -624,10 +657,19 @@ class HttpBench:
                 "site_extra_vars": list(self.args.extra_vars),
             },
             "endpoints": [
-                {"key": e.key, "label": e.label, "path": e.path, "api": e.api, "gzip": e.gzip}
+                {
+                    "key": e.key,
+                    "label": e.label,
+                    "path": e.path,
+                    "api": e.api,
+                    "gzip": e.gzip,
+                    "accept_encoding": e.accept_encoding,
+                }
                 for e in all_endpoints
             ],
             "asset_body_bytes": gzip_bytes,
+            "asset_encodings": [report.to_jsonable(row) for row in encodings],
+            "brotli_vs_gzip": report.encoding_comparison(summaries, encodings),
             "samples": [
                 {
                     "round": s.round,

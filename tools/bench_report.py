@@ -240,6 +240,75 @@ def http_targets(
     return targets
 
 
+# --- one asset, by content encoding ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncodingRow:
+    """The largest hashed asset asked for with one Accept-Encoding: what the collection sent
+    (its Content-Encoding, "" for none, and the body's bytes) and the wrk endpoint that loaded
+    it so (Summary.endpoint)."""
+
+    accept_encoding: str
+    endpoint: str
+    content_encoding: str
+    body_bytes: int
+
+
+def encoding_comparison(
+    summaries: Mapping[tuple[str, str], Summary],
+    rows: Sequence[EncodingRow],
+    first: str = "gzip",
+    second: str = "br",
+    setup: str = "collection",
+) -> dict[str, float | None]:
+    """`second` against `first` for `setup`: body bytes, requests/s and p99 as ratios (second
+    / first), None where either side is missing."""
+    by_encoding = {row.accept_encoding: row for row in rows}
+    one, two = by_encoding.get(first), by_encoding.get(second)
+    if one is None or two is None:
+        return {"body_bytes": None, "requests_per_s": None, "p99_ms": None}
+    a, b = summaries.get((setup, one.endpoint)), summaries.get((setup, two.endpoint))
+    return {
+        "body_bytes": ratio(two.body_bytes, one.body_bytes),
+        "requests_per_s": ratio(b.requests_per_s, a.requests_per_s) if a and b else None,
+        "p99_ms": ratio(b.p99_ms, a.p99_ms) if a and b else None,
+    }
+
+
+def encoding_markdown(
+    summaries: Mapping[tuple[str, str], Summary],
+    asset: str,
+    rows: Sequence[EncodingRow],
+    setup: str = "collection",
+) -> list[str]:
+    """The asset by Accept-Encoding, side by side (same run, same rounds), and br / gzip."""
+    lines = [
+        f"## `{asset}` by Accept-Encoding ({setup}, medians of the rounds)",
+        "",
+        "| Accept-Encoding | Content-Encoding sent | body bytes | bytes/response (wire) "
+        "| req/s | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        summary = summaries.get((setup, row.endpoint))
+        lines.append(
+            f"| {row.accept_encoding or '(none)'} | {row.content_encoding or '(none)'} "
+            f"| {_fmt_num(row.body_bytes)} | {_cell(summary, 'bytes_per_request', 0)} "
+            f"| {_cell(summary, 'requests_per_s', 0)} | {_cell(summary, 'p50_ms', 2)} "
+            f"| {_cell(summary, 'p99_ms', 2)} |"
+        )
+    compared = encoding_comparison(summaries, rows, setup=setup)
+    if any(value is not None for value in compared.values()):
+        lines += [
+            "",
+            f"br / gzip: body bytes {_fmt_ratio(compared['body_bytes'])}, "
+            f"requests/s {_fmt_ratio(compared['requests_per_s'])}, "
+            f"p99 {_fmt_ratio(compared['p99_ms'])}.",
+        ]
+    return lines
+
+
 # --- Ansible runs ------------------------------------------------------------------------
 
 
@@ -481,8 +550,10 @@ def http_markdown(
     endpoints: Sequence[EndpointSpec],
     targets: Sequence[Target],
     header: Mapping[str, str],
+    sections: Sequence[str] = (),
 ) -> str:
-    """The Markdown report: context, the ratio table, the medians, the goals."""
+    """The Markdown report: context, the ratio table, the medians, `sections` (lines of
+    Markdown, e.g. encoding_markdown's), the goals."""
     lines = ["# HTTP benchmark: seed vs collection vs direct", ""]
     lines += [f"- **{key}**: {value}" for key, value in header.items()]
     lines += ["", "## Ratios (medians of the rounds)", ""]
@@ -517,6 +588,8 @@ def http_markdown(
                 f"| {summary.p50_ms:.2f} | {summary.p99_ms:.2f} | {summary.errors} "
                 f"| {_fmt_num(summary.bytes_per_request)} |"
             )
+    if sections:
+        lines += ["", *sections]
     lines += ["", "## Goals", ""]
     lines += targets_markdown(targets)
     return "\n".join(lines) + "\n"

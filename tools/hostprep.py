@@ -1,6 +1,7 @@
 """Prepare the machine that runs the demo and the tests.
 
-Installs the host packages the harness needs, starts a Docker daemon when none
+Installs the host packages the harness needs (Docker, debootstrap, and Debian's Chromium for
+the browser checks), starts a Docker daemon when none
 answers, and builds the systemd base images locally with debootstrap (no image
 registry is assumed to be reachable). Standard library only: it runs before the
 tool environment exists.
@@ -18,7 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST_PACKAGES = ("docker.io", "debootstrap")
+# chromium: the real browser of the browser checks (plugins/module_utils/browser.py), driven
+# by Playwright for Python (the tool environment), which never downloads a browser of its own.
+HOST_PACKAGES = ("docker.io", "debootstrap", "chromium")
 IMAGE_PACKAGES = (
     "systemd",
     "systemd-sysv",

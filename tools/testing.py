@@ -12,11 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import testinfra
@@ -24,9 +25,13 @@ from testinfra.host import Host
 
 from tools import checklist
 
+if TYPE_CHECKING:
+    from ansible_collections.fullstack.webapp.plugins.module_utils.browser import Tab
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_BACKEND = ROOT / "examples" / "app" / "backend"
-EXAMPLE_DIST = ROOT / "examples" / "app" / "frontend" / "dist"
+EXAMPLE_FRONTEND = ROOT / "examples" / "app" / "frontend"
+EXAMPLE_DIST = EXAMPLE_FRONTEND / "dist"
 _NOT_SOURCE = shutil.ignore_patterns(".venv", "__pycache__", "node_modules", ".pytest_cache", "var")
 COLLECTIONS = ROOT / ".cache" / "collections"
 # deploy_lock_file's default.
@@ -375,6 +380,58 @@ def dist_variant(base: Path, name: str, index: bool = True) -> Path:
     else:
         index_html.unlink()
     return dest
+
+
+def rebuilt_dist(base: Path, name: str) -> Path:
+    """The example front end built again (vite, with the checkout's node_modules) from a
+    copy whose dashboard route, a lazily loaded chunk, carries data-build="NAME": its chunk
+    and the entry chunk that imports it get new hashed names, as in a real new release. Its
+    index.html carries the marker comment of dist_variant."""
+    source = base / name / "frontend"
+    shutil.copytree(EXAMPLE_FRONTEND, source, ignore=shutil.ignore_patterns("node_modules", "dist"))
+    (source / "node_modules").symlink_to(EXAMPLE_FRONTEND / "node_modules")
+    view = source / "src" / "views" / "DashboardView.vue"
+    text = view.read_text()
+    assert '<section class="card">' in text, "DashboardView.vue changed: update rebuilt_dist"
+    view.write_text(
+        text.replace('<section class="card">', f'<section class="card" data-build="{name}">', 1)
+    )
+    subprocess.run(
+        ["npm", "run", "build", "--silent"], cwd=source, check=True, capture_output=True, text=True
+    )
+    index_html = source / "dist" / "index.html"
+    index_html.write_text(index_html.read_text().replace("<head>", f"<head><!-- {name} -->"))
+    return source / "dist"
+
+
+# The example app's home page links to its dashboard, a route loaded lazily (its own chunk,
+# assets/DashboardView-HASH.js), which renders the items the API returns.
+DASHBOARD_LINK = "nav a[href='/dashboard']"
+DASHBOARD_ROWS = "#items tbody tr"
+
+
+@contextmanager
+def tab_on_home(address: str) -> Iterator[Tab]:
+    """A real browser tab (headless Chromium) on the example app's home page, through nginx at
+    address; asserts it loaded with no problem. Kept open while the with-block runs."""
+    browser = load_plugin("module_utils", "browser")
+    with browser.Browser() as session:
+        tab = session.open(f"http://{address}/", wait_for=DASHBOARD_LINK)
+        assert tab.problems() == [], tab.problems()
+        yield tab
+
+
+def open_dashboard(tab: Tab) -> str:
+    """Follow the dashboard link in tab (the router loads the route's chunk of the tab's own
+    build) and assert that it renders the API's items with no problem: no console error, no
+    CSP violation, no 404. Returns the name of the chunk the tab loaded."""
+    tab.clear()
+    tab.click(DASHBOARD_LINK, wait_for=DASHBOARD_ROWS)
+    assert tab.problems() == [], tab.problems()
+    loaded = tab.page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    chunks = sorted({url.rsplit("/", 1)[-1] for url in loaded if "/assets/DashboardView-" in url})
+    assert len(chunks) == 1, loaded
+    return str(chunks[0])
 
 
 def host_fingerprint(host: Host, paths: str, units: str) -> str:

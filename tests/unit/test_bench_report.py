@@ -213,6 +213,50 @@ def test_http_markdown_has_the_ratio_table() -> None:
     assert "| /: collection / seed | 1.00x | >= 1.0x | **no** |" in text
 
 
+ENCODINGS = [
+    bench_report.EncodingRow("", "asset", "", 164_921),
+    bench_report.EncodingRow("gzip", "asset_gzip", "gzip", 62_687),
+    bench_report.EncodingRow("br", "asset_br", "br", 54_000),
+]
+
+
+def _asset_summaries() -> dict[tuple[str, str], bench_report.Summary]:
+    return bench_report.summarize(
+        [
+            Sample(1, "collection", "asset", result(20_000.0, p99=8.0, size=165_300)),
+            Sample(1, "collection", "asset_gzip", result(40_000.0, p99=4.0, size=63_300)),
+            Sample(1, "collection", "asset_br", result(44_000.0, p99=5.0, size=54_600)),
+            Sample(1, "seed", "asset_br", result(1.0)),
+        ]
+    )
+
+
+def test_encoding_comparison_is_br_over_gzip_for_the_collection() -> None:
+    compared = bench_report.encoding_comparison(_asset_summaries(), ENCODINGS)
+    assert compared["body_bytes"] == pytest.approx(54_000 / 62_687)
+    assert compared["requests_per_s"] == pytest.approx(1.1)
+    assert compared["p99_ms"] == pytest.approx(1.25)
+    assert bench_report.encoding_comparison(_asset_summaries(), ENCODINGS[:2]) == {
+        "body_bytes": None,
+        "requests_per_s": None,
+        "p99_ms": None,
+    }
+
+
+def test_encoding_markdown_puts_the_encodings_side_by_side() -> None:
+    summaries = _asset_summaries()
+    lines = bench_report.encoding_markdown(summaries, "/assets/index-X.js", ENCODINGS)
+    assert lines[0] == (
+        "## `/assets/index-X.js` by Accept-Encoding (collection, medians of the rounds)"
+    )
+    assert "| (none) | (none) | 164,921 | 165,300 | 20,000 | 4.00 | 8.00 |" in lines
+    assert "| gzip | gzip | 62,687 | 63,300 | 40,000 | 2.00 | 4.00 |" in lines
+    assert "| br | br | 54,000 | 54,600 | 44,000 | 2.50 | 5.00 |" in lines
+    assert lines[-1] == "br / gzip: body bytes 0.86x, requests/s 1.10x, p99 1.25x."
+    text = bench_report.http_markdown(summaries, SPECS, [], {"date": "d"}, lines)
+    assert text.index("by Accept-Encoding") < text.index("## Goals")
+
+
 # --- Ansible -----------------------------------------------------------------------------
 
 _COUNTS = "unreachable=0    failed=0    skipped={}   rescued=0    ignored=0"
@@ -433,12 +477,19 @@ def test_change_backend_writes_a_version_file(tmp_path: Path) -> None:
     assert 'BUILD_ID = "b42"' in (tmp_path / "app" / "build_info.py").read_text()
 
 
-def test_endpoints_cover_the_api_the_spa_and_the_asset_both_ways() -> None:
+def test_endpoints_cover_the_api_the_spa_and_the_asset_each_way() -> None:
     points = bench.endpoints("/assets/index-X.js")
     assert [e.path for e in points if e.api] == ["/api/health", "/api/items"]
-    assert [e.path for e in points if not e.api] == ["/", "/dashboard", "/assets/index-X.js",
-                                                     "/assets/index-X.js"]  # fmt: skip
+    assert [e.path for e in points if not e.api] == ["/", "/dashboard"] + ["/assets/index-X.js"] * 3
     assert [e.gzip for e in points].count(True) == 1
+    by_key = {e.key: e for e in points}
+    # gzip and br side by side, in this order, in every round
+    assert [e.key for e in points][-2:] == ["asset_gzip", "asset_br"]
+    assert {accept: by_key[key].accept_encoding for accept, key in bench.ASSET_ENCODINGS} == {
+        "": "",
+        "gzip": "gzip",
+        "br": "br",
+    }
 
 
 # --- the trees the Ansible benchmark runs -------------------------------------------------

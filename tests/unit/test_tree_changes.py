@@ -280,6 +280,54 @@ def test_extensions_may_carry_a_dot_and_other_directories(dists: tuple[Path, Pat
     assert pt.FilterModule().filters()["precompress_targets"] is pt.precompress_targets
 
 
+def brotli_beside(path: Path, *, whole_seconds: bool) -> None:
+    """A NAME.br as Debian's brotli makes it: the file's mode and owner, and its time (1.0.9,
+    Debian 12: to the second only)."""
+    br = path.with_name(path.name + ".br")
+    br.write_bytes(b"brotli")
+    br.chmod(0o644)
+    mtime_ns = path.stat().st_mtime_ns
+    if whole_seconds:
+        mtime_ns -= mtime_ns % 1_000_000_000
+    os.utime(br, ns=(mtime_ns, mtime_ns))
+
+
+def test_brotli_copies_are_looked_for_beside_the_gzip_ones(dists: tuple[Path, Path]) -> None:
+    src, dest = dists
+    asset = dest / "assets" / "app-1.js"
+    os.utime(asset, ns=(1_700_000_000_250_000_000, 1_700_000_000_250_000_000))
+    gzip_beside(asset)
+    # A current .gz says nothing about the .br.
+    assert targets(src, dest, []) == []
+    assert targets(src, dest, [], suffix=".br") == ["assets/app-1.js"]
+    brotli_beside(asset, whole_seconds=False)
+    assert targets(src, dest, [], suffix=".br") == []
+    assert targets(src, dest, ["assets/app-1.js"], suffix=".br") == ["assets/app-1.js"]
+
+
+def test_a_br_stamped_to_the_second_is_current_but_a_gz_is_not(dists: tuple[Path, Path]) -> None:
+    """brotli 1.0.9 copies the file's time to the second: a re-run must find that .br
+    current (or every run would compress again), while .gz keeps the exact comparison."""
+    src, dest = dists
+    asset = dest / "assets" / "app-1.js"
+    os.utime(asset, ns=(1_700_000_000_250_000_000, 1_700_000_000_250_000_000))
+    brotli_beside(asset, whole_seconds=True)
+    assert targets(src, dest, [], suffix=".br") == []
+    gz = asset.with_name("app-1.js.gz")
+    gz.write_bytes(b"compressed")
+    gz.chmod(0o644)
+    os.utime(gz, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    assert targets(src, dest, []) == ["assets/app-1.js"]
+    # Another second, a mode or an owner of its own: made again.
+    os.utime(asset.with_name("app-1.js.br"), (1_699_999_999, 1_699_999_999))
+    assert targets(src, dest, [], suffix=".br") == ["assets/app-1.js"]
+    brotli_beside(asset, whole_seconds=True)
+    asset.with_name("app-1.js.br").chmod(0o600)
+    assert targets(src, dest, [], suffix=".br") == ["assets/app-1.js"]
+    asset.with_name("app-1.js.br").chmod(0o644)
+    assert targets(src, dest, [], suffix=".br", owner="someone-else") == ["assets/app-1.js"]
+
+
 def test_excluded_paths_are_left_out_on_both_sides(trees: tuple[Path, Path]) -> None:
     """The paths a role links to shared copies: never copied, and reported when shipped."""
     src, dest = trees

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from testinfra.host import Host
 
 from tools import checklist
@@ -75,7 +76,8 @@ def test_hashed_assets_are_immutable_and_index_is_not_cached(fetch: checklist.Fe
 
 
 def test_hashed_assets_are_sent_precompressed(host: Host, fetch: checklist.Fetch) -> None:
-    """frontend made NAME.js.gz beside the bundle; nginx (gzip_static) sends it as is."""
+    """frontend made NAME.js.gz and NAME.js.br beside the bundle; nginx (gzip_static,
+    brotli_static) sends each as is to a client that accepts it."""
     script = checklist.main_script_path(fetch("GET", "/", None).text)
     installed = f"/var/www/webapp/dist{script}"
     gz = host.file(installed + ".gz")
@@ -92,6 +94,20 @@ def test_hashed_assets_are_sent_precompressed(host: Host, fetch: checklist.Fetch
         f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' http://127.0.0.1{script}"
     )
     assert "content-encoding: gzip" in headers.lower()
+    br = host.file(installed + ".br")
+    assert br.is_file
+    assert (br.user, br.group, br.mode) == ("root", "root", 0o644)
+    assert host.check_output(f"brotli -dc {installed}.br | sha256sum") == host.check_output(
+        f"sha256sum < {installed}"
+    )
+    sent = host.check_output(
+        f"curl -sS -H 'Accept-Encoding: br' http://127.0.0.1{script} | sha256sum"
+    )
+    assert sent.split()[0] == br.sha256sum, "not the .br made at deploy"
+    headers = host.check_output(
+        f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: br' http://127.0.0.1{script}"
+    )
+    assert "content-encoding: br" in headers.lower()
 
 
 def test_the_real_build_works_under_the_content_security_policy(fetch: checklist.Fetch) -> None:
@@ -151,6 +167,7 @@ def test_nginx_config_is_clean(run_in_host: Callable[[str], str]) -> None:
     assert checklist.check_nginx_config(run_in_host).passed
 
 
+@pytest.mark.first_platform
 def test_check_mode_on_a_converged_host_changes_nothing(host: Host) -> None:
     name = host.backend.get_hostname()
     result = run_playbook(SCENARIO / "converge.yml", name, "--check", "--diff")
@@ -160,6 +177,7 @@ def test_check_mode_on_a_converged_host_changes_nothing(host: Host) -> None:
     assert recap.group(1) == "0", result.stdout[-4000:]
 
 
+@pytest.mark.first_platform
 def test_broken_directive_fails_the_run_and_the_old_config_keeps_serving(
     host: Host, fetch: checklist.Fetch
 ) -> None:
@@ -176,6 +194,7 @@ def test_broken_directive_fails_the_run_and_the_old_config_keeps_serving(
     assert checklist.check_page_api_call(fetch).passed
 
 
+@pytest.mark.first_platform
 def test_a_new_build_is_served_at_once_after_a_redeploy(host: Host, tmp_path: Path) -> None:
     """nginx keeps index.html open (open_file_cache); the redeploy must not leave the previous
     build served from that cache: the frontend role reloads nginx after changing the dist."""

@@ -5,6 +5,7 @@ test puts back the example app it broke."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,13 @@ from tools.testing import (
     EXAMPLE_DIST,
     backend_variant,
     http_status,
+    network_address,
     recap_changed,
     run_playbook,
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.first_platform
 
 
 def deploy(host: Host, **variables: object) -> tuple[int, str]:
@@ -84,11 +87,25 @@ def test_an_app_without_api_health_passes_the_default_gate(host: Host, tmp_path:
 
 
 def test_a_run_that_changes_nothing_still_checks_the_app(host: Host) -> None:
-    """The gate runs on every run: a no-change run fails when the app does not answer."""
-    code, output = deploy(host)
+    """The gate runs on every run: a no-change run fails when the app does not answer.
+    The run that passes also has the gate's browser check on (no run of its own): / and the
+    dashboard, its items rendered, loaded by Chromium on the controller, the site's name
+    (deploy_browser_check_url) mapped to the container's address."""
+    code, output = deploy(
+        host,
+        deploy_browser_check=True,
+        deploy_browser_check_url="http://webapp.test",
+        deploy_browser_check_resolve=network_address(host),
+        deploy_browser_check_paths=["/", "/dashboard"],
+        deploy_browser_check_wait_for={"/dashboard": "#items tbody tr"},
+    )
     assert code == 0, output[-4000:]
     assert recap_changed(output, host) == 0, output[-4000:]
     assert "Health gate" in output
+    name = re.escape(host.backend.get_hostname())
+    for task in ("Check that the controller can run the browser", "Load the pages in a browser"):
+        ran = re.search(rf"TASK \[[^\n]*{task}[^\n]*\n+ok: \[{name}(?: -> localhost)?\]", output)
+        assert ran is not None, f"{task} did not run: {output[-4000:]}"
     host.check_output("systemctl stop webapp.socket webapp.service")
     try:
         code, output = deploy(host, gunicorn_service_state="stopped")

@@ -82,7 +82,7 @@ def test_a_good_change_is_reloaded_not_restarted(host: Host) -> None:
     pid_before = main_pid(host)
     try:
         result = run_playbook(
-            SCENARIO / "converge.yml", name, "-e", "nginx_gateway_client_max_body_size=1k"
+            SCENARIO / "gateway.yml", name, "-e", "nginx_gateway_client_max_body_size=1k"
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         assert changed_count(name, result.stdout) > 0
@@ -95,7 +95,7 @@ def test_a_good_change_is_reloaded_not_restarted(host: Host) -> None:
         )
         assert status == "413"
     finally:
-        restore = run_playbook(SCENARIO / "converge.yml", name)
+        restore = run_playbook(SCENARIO / "gateway.yml", name)
     assert restore.returncode == 0, restore.stdout[-3000:]
     assert "client_max_body_size 10m;" in host.file(SITE_AVAILABLE).content_string
     assert main_pid(host) == pid_before
@@ -107,7 +107,7 @@ def test_web_root_nginx_cannot_read_fails_naming_the_directory(host: Host) -> No
     site_before = sha256(host, SITE_AVAILABLE)
     assert host.run("chmod 0700 /var/www/webapp").rc == 0
     try:
-        result = run_playbook(SCENARIO / "converge.yml", name)
+        result = run_playbook(SCENARIO / "gateway.yml", name)
     finally:
         assert host.run("chmod 0755 /var/www/webapp").rc == 0
     output = result.stdout + result.stderr
@@ -122,7 +122,7 @@ def test_check_mode_shows_turning_https_on_and_changes_nothing(host: Host) -> No
     tree = "find /etc/nginx /var/www/acme -printf '%y %m %p\\n' | sort"
     before = host.check_output(tree), sha256(host, SITE_AVAILABLE), main_pid(host)
     result = run_playbook(
-        SCENARIO / "converge.yml",
+        SCENARIO / "gateway.yml",
         name,
         "--check",
         "--diff",
@@ -146,7 +146,7 @@ def test_an_http_level_nginx_rejects_is_put_back(host: Host) -> None:
     pid_before = main_pid(host)
     bad_user = {"nginx_gateway_user": "no-such-user", "nginx_gateway_check_web_root": False}
 
-    result = run_playbook(SCENARIO / "converge.yml", name, "-e", json.dumps(bad_user))
+    result = run_playbook(SCENARIO / "gateway.yml", name, "-e", json.dumps(bad_user))
 
     output = result.stdout + result.stderr
     assert result.returncode != 0, "an nginx.conf nginx rejects must fail the run"

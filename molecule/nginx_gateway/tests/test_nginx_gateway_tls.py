@@ -4,6 +4,7 @@ Every client runs inside the container, against 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
@@ -53,6 +54,24 @@ def test_a_cipher_outside_the_intermediate_profile_is_refused(host: Host) -> Non
 def test_http2_is_negotiated(host: Host) -> None:
     head = host.check_output("curl -sS -k --http2 --max-time 10 -I https://127.0.0.1/dashboard")
     assert str(head).startswith("HTTP/2 200"), head
+
+
+@pytest.mark.parametrize("version", ["--http2", "--http1.1"])
+def test_csp_reports_over_https_are_logged_with_their_body(host: Host, version: str) -> None:
+    """The "tls" hosts send a report-only policy (molecule.yml): its reports, over HTTP/2 or
+    HTTP/1.1, land in the site's report log with their body (nginx reads HTTP/2 bodies its
+    own way)."""
+    log = "/var/log/nginx/webapp-csp-reports.log"
+    marker = "report-" + host.check_output("cat /proc/sys/kernel/random/uuid")
+    body = json.dumps({"csp-report": {"document-uri": "https://localhost/", "marker": marker}})
+    argv = ["curl", "-sS", "-k", version, "--max-time", "10", "-o", "/dev/null"]
+    argv += ["-w", "%{http_code} %{http_version}", "-H", "Content-Type: application/csp-report"]
+    argv += ["--data-binary", body]
+    result = host.check_output(shlex.join([*argv, "https://127.0.0.1/csp-report"]))
+    assert result == ("204 2" if version == "--http2" else "204 1.1"), result
+    lines = [line for line in host.file(log).content_string.splitlines() if marker in line]
+    assert len(lines) == 1, lines
+    assert json.loads(lines[0])["body"] == body
 
 
 def test_http2_directive_fits_the_installed_nginx(host: Host) -> None:

@@ -51,7 +51,7 @@ def sha256_of(pem: str) -> str:
 
 def converge(host: Host, *extra_vars: dict[str, object]) -> tuple[int, str]:
     args = [arg for extra in extra_vars for arg in ("-e", json.dumps(extra))]
-    result = run_playbook(SCENARIO / "converge.yml", host.backend.get_hostname(), *args)
+    result = run_playbook(SCENARIO / "gateway.yml", host.backend.get_hostname(), *args)
     return result.returncode, result.stdout + result.stderr
 
 

@@ -1,8 +1,9 @@
 """Releases end to end, in order: v1 (converge), v2 under load, a v3 whose health check
 fails (rolled back automatically, under load), rollback.yml back one release and to a named
 one, the listing, one bad artifact per check, then a back-end-only and a front-end-only
-redeploy under load. The tests share the host's state and run in file order, each starting
-from what the one before left."""
+redeploy under load. A browser tab opened before v2's deploy, and one opened on v2 before the
+rollback, still render the lazily loaded dashboard of their own build afterwards. The tests
+share the host's state and run in file order, each starting from what the one before left."""
 
 from __future__ import annotations
 
@@ -19,15 +20,20 @@ import pytest
 from testinfra.host import Host
 
 from tools.testing import (
+    DASHBOARD_ROWS,
     LoadLoop,
     backend_variant,
     dist_variant,
     failing_health_edit,
     main_pid,
+    network_address,
+    open_dashboard,
+    rebuilt_dist,
     recap_changed,
     run_playbook,
     run_status,
     self_signed_pem,
+    tab_on_home,
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -42,7 +48,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("releases")
     made = {
         "v2-backend": backend_variant(base, "v2", {"app/items.py": ("", "# v2\n")}),
-        "v2-dist": dist_variant(base, "v2"),
+        # Built again: its lazily loaded dashboard chunk has another name than v1's.
+        "v2-dist": rebuilt_dist(base, "v2"),
         "v3-backend": backend_variant(base, "v3", failing_health_edit("v3")),
         "v3-dist": dist_variant(base, "v3"),
         # A dependency added to pyproject.toml without running uv lock.
@@ -53,8 +60,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             base, "noimport", {"app/main.py": ("import logging\n", "import logging\nimport nope\n")}
         ),
         "no-index": dist_variant(base, "noindex", index=False),
+        "inline-script": dist_variant(base, "inline"),
         "v4-backend": backend_variant(base, "v4", {"app/items.py": ("", "# v4\n")}),
     }
+    inline = made["inline-script"] / "index.html"
+    inline.write_text(
+        inline.read_text().replace("</head>", "<script>document.title = 'x'</script></head>")
+    )
     made["archive"] = tar_gz(made["v2-backend"], base / "backend.tar.gz")
     # The front end of v5 ships as an archive with its checksum, as a CI job would.
     made["v5-dist-archive"] = tar_gz(dist_variant(base, "v5"), base / "dist-v5.tar.gz")
@@ -203,16 +215,26 @@ def test_v2_deploys_under_load_without_a_failed_request(
 ) -> None:
     before, _ = facts(host)
     pid = main_pid(host, "webapp.service")
-    output, report = deploy_under_load(
-        host,
-        load,
-        "/api/health,/,/api/items?limit=1",
-        {
-            "python_uv_app_src": str(artifacts["v2-backend"]),
-            "frontend_dist_src": str(artifacts["v2-dist"]),
-        },
-        "v2 deploy",
-    )
+    with tab_on_home(network_address(host)) as tab_on_v1:
+        output, report = deploy_under_load(
+            host,
+            load,
+            "/api/health,/,/api/items?limit=1",
+            {
+                "python_uv_app_src": str(artifacts["v2-backend"]),
+                "frontend_dist_src": str(artifacts["v2-dist"]),
+            },
+            "v2 deploy",
+        )
+        assert output.startswith("rc=0"), output[-6000:]
+        # The tab still holds v1's index.html: its dashboard chunk, which v2 does not have,
+        # comes from the kept releases' assets.
+        v1_chunk = open_dashboard(tab_on_v1)
+        assert tab_on_v1.page.locator("section[data-build]").count() == 0
+    assert not host.file(f"/var/www/webapp/dist/assets/{v1_chunk}").exists
+    with tab_on_home(network_address(host)) as tab_on_v2:
+        assert open_dashboard(tab_on_v2) != v1_chunk
+        assert tab_on_v2.page.locator("section[data-build='v2']").count() == 1
     assert output.startswith("rc=0"), output[-6000:]
     backend, frontend = facts(host)
     assert backend["current"] != before["current"]
@@ -259,9 +281,14 @@ def test_v3_fails_its_health_check_and_v2_is_put_back(
 def test_rollback_goes_back_one_release_under_load(host: Host, load: LoadLoop) -> None:
     backend, _ = facts(host)
     v1 = backend["releases"][0]["release"]
-    load.start("/api/health,/,/api/items?limit=1")
-    output = deploy(host, playbook=PLAYBOOKS / "rollback.yml")
-    report = load.stop()
+    with tab_on_home(network_address(host)) as tab_on_v2:
+        load.start("/api/health,/,/api/items?limit=1")
+        output = deploy(host, playbook=PLAYBOOKS / "rollback.yml")
+        report = load.stop()
+        assert output.startswith("rc=0"), output[-6000:]
+        # Back on v1, a tab opened on v2 still renders v2's dashboard.
+        open_dashboard(tab_on_v2)
+        assert tab_on_v2.page.locator("section[data-build='v2']").count() == 1
     print(f"rollback.yml to v1: {report['sent']} requests sent, {report['failed']} failed")
     assert output.startswith("rc=0"), output[-6000:]
     assert report["failed"] == 0, report
@@ -282,6 +309,39 @@ def test_rollback_to_a_named_release_and_the_listing(host: Host) -> None:
     assert f"* {v2}" in listing, listing[-3000:]
     for manifest in backend["releases"]:
         assert manifest["release"] in listing
+
+
+def test_the_browser_check_and_the_csp_reports_refuse_what_a_browser_would_see(
+    host: Host, artifacts: dict[str, Path]
+) -> None:
+    """deploy_browser_check loads / and /dashboard in Chromium on the controller during the
+    gate; deploy_csp_reports_max counts the reports of a report-only policy."""
+    backend, frontend = facts(host)
+    browser = {
+        "deploy_browser_check": True,
+        "deploy_browser_check_url": f"http://{network_address(host)}",
+        "deploy_browser_check_paths": ["/", "/dashboard"],
+        "deploy_browser_check_wait_for": {"/dashboard": DASHBOARD_ROWS},
+    }
+    # A policy the app breaks, report-only: nothing is blocked, but the gate counts the reports.
+    strict = {"nginx_gateway_content_security_policy_report_only": "default-src 'none'"}
+    output = deploy(host, "-e", json.dumps({**browser, **strict, "deploy_csp_reports_max": 0}))
+    assert output.startswith("rc=2"), output[-6000:]
+    assert "Content Security Policy violation reports" in output, output[-6000:]
+    assert "more than deploy_csp_reports_max (0)" in output, output[-6000:]
+    # A front end whose inline script the policy blocks: refused, the last good one put back.
+    output = deploy(
+        host,
+        "-e",
+        json.dumps({**browser, "frontend_dist_src": str(artifacts["inline-script"])}),
+    )
+    assert output.startswith("rc=2"), output[-6000:]
+    assert "health gate failed: browser check" in output, output[-6000:]
+    assert "CSP violation: script-src-elem blocked inline" in output, output[-6000:]
+    assert facts(host)[1]["current"] == frontend["current"]
+    assert answering(host) == (backend["current"], "v2")
+    headers = host.check_output("curl -sI --max-time 10 http://127.0.0.1/").lower()
+    assert "content-security-policy-report-only" not in headers, headers
 
 
 def serving_state(host: Host) -> str:

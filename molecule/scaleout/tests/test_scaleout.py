@@ -1,5 +1,6 @@
 """Scale out, in order: the topology converge left (one gateway, two app servers on TCP),
-requests spread over both app servers, a rolling deploy of v2 under load through the gateway,
+requests spread over both app servers, a rolling deploy of v2 under load through the gateway
+(a browser tab opened before it still renders its own build's lazily loaded route after it),
 then one app server stopped under load and started again. The tests run against the gateway
 (the verifier's only host) and reach the app servers with tools.testing.scenario_host; they
 share the hosts' state and run in file order."""
@@ -20,13 +21,15 @@ from testinfra.host import Host
 from tools.testing import (
     LoadLoop,
     backend_variant,
-    dist_variant,
     failing_health_edit,
     main_pid,
     network_address,
+    open_dashboard,
+    rebuilt_dist,
     run_playbook,
     run_status,
     scenario_host,
+    tab_on_home,
     wait_until,
 )
 
@@ -123,14 +126,22 @@ def test_rolling_deploy_under_load_fails_no_request(
 ) -> None:
     before = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
     ran_before = {name: pre_switch_runs(app) for name, app in apps.items()}
-    returncode, output, report = deploy_under_load(
-        host,
-        "rolling deploy of v2",
-        SCENARIO / "converge.yml",
-        python_uv_app_src=str(new_backend(tmp_path, "v2")),
-        frontend_dist_src=str(dist_variant(tmp_path, unique("v2"))),
-    )
-    assert returncode == 0, output[-6000:]
+    v2 = unique("v2")
+    with tab_on_home(network_address(host)) as tab_on_v1:
+        returncode, output, report = deploy_under_load(
+            host,
+            "rolling deploy of v2",
+            SCENARIO / "converge.yml",
+            python_uv_app_src=str(new_backend(tmp_path, "v2")),
+            frontend_dist_src=str(rebuilt_dist(tmp_path, v2)),
+        )
+        assert returncode == 0, output[-6000:]
+        # A tab opened before the deploy renders its own build's lazily loaded dashboard.
+        v1_chunk = open_dashboard(tab_on_v1)
+        assert tab_on_v1.page.locator(f"section[data-build='{v2}']").count() == 0
+    assert not host.file(f"/var/www/webapp/dist/assets/{v1_chunk}").exists
+    with tab_on_home(network_address(host)) as tab_on_v2:
+        assert open_dashboard(tab_on_v2) != v1_chunk
     after = {name: current(app, BACKEND_FACT) for name, app in apps.items()}
     for name in apps:
         assert after[name] != before[name]

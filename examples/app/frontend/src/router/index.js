@@ -1,6 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router'
 
-import DashboardView from '../views/DashboardView.vue'
 import HomeView from '../views/HomeView.vue'
 
 // History mode: real paths such as /dashboard, so the web server must answer
@@ -9,7 +8,9 @@ export default createRouter({
   history: createWebHistory(import.meta.env.BASE_URL),
   routes: [
     { path: '/', name: 'home', component: HomeView },
-    { path: '/dashboard', name: 'dashboard', component: DashboardView },
+    // Loaded on first visit, as its own hashed chunk: a tab opened before a deploy asks for
+    // the chunk of its own build (the collection keeps earlier builds' assets served).
+    { path: '/dashboard', name: 'dashboard', component: () => import('../views/DashboardView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
