@@ -31,7 +31,15 @@ def install(host: Host, source: Path, **variables: object) -> str:
         SCENARIO / "refuse.yml",
         host.backend.get_hostname(),
         "-e",
-        json.dumps({"frontend_dist_src": str(source), "frontend_release_keep": 2, **variables}),
+        json.dumps(
+            {
+                "frontend_dist_src": str(source),
+                "frontend_release_keep": 2,
+                # No web server in this scenario.
+                "frontend_reload_services": [],
+                **variables,
+            }
+        ),
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return result.stdout
