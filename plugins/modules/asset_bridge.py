@@ -118,34 +118,27 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fullstack.webapp.plugins.module_utils.files import (
+    make_directories,
+    parse_mode,
+    write_json,
+)
 from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import gid_of, uid_of
 
 MANIFEST = "manifest.json"
 COMPANIONS = (".gz", ".br")
 
 
-class Directories:
-    """Creates missing directories with one owner, group and mode."""
-
-    def __init__(self, owner: str | None, group: str | None, mode: str | None) -> None:
-        self.uid = uid_of(owner) if owner else -1
-        self.gid = gid_of(group) if group else -1
-        self.mode = int(mode, 8) if mode else None
-
-    def make(self, path: str) -> None:
-        missing: list[str] = []
-        while not os.path.isdir(path):
-            missing.append(path)
-            path = os.path.dirname(path)
-        for directory in reversed(missing):
-            os.mkdir(directory, 0o700 if self.mode is not None else 0o777)
-            if self.uid != -1 or self.gid != -1:
-                os.chown(directory, self.uid, self.gid)
-            if self.mode is not None:
-                os.chmod(directory, self.mode)
+def directory_maker(params: dict[str, Any]) -> Callable[[str], None]:
+    """mkdir -p for the directories this module creates, with O(owner), O(group) and O(mode)."""
+    uid = uid_of(params["owner"]) if params["owner"] else -1
+    gid = gid_of(params["group"]) if params["group"] else -1
+    mode = parse_mode(params["mode"])
+    return lambda path: make_directories(path, uid, gid, mode)
 
 
 def tree(top: str) -> dict[str, os.stat_result]:
@@ -215,6 +208,7 @@ def bridge(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
                 (os.path.join(release, directory, relative), info)
             )
     present = tree(target_top)
+    make = directory_maker(params)
     added: list[str] = []
     for relative, candidates in sorted(wanted.items()):
         existing = present.get(relative)
@@ -225,9 +219,7 @@ def bridge(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         added.append(relative)
         if not check_mode:
             target = os.path.join(target_top, relative)
-            Directories(params["owner"], params["group"], params["mode"]).make(
-                os.path.dirname(target)
-            )
+            make(os.path.dirname(target))
             place(candidates[0][0], target)
     removed = sorted(set(present) - set(wanted))
     if not check_mode:
@@ -275,15 +267,8 @@ def expire(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         removed = sorted(path for path in tree(dest) if not held(path, kept))
     if not check_mode:
         if changed:
-            Directories(params["owner"], params["group"], params["mode"]).make(
-                os.path.dirname(history_file)
-            )
-            temporary = f"{history_file}.tmp-{os.getpid()}"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                json.dump(history, handle, indent=1, sort_keys=True)
-                handle.write("\n")
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, history_file)
+            directory_maker(params)(os.path.dirname(history_file))
+            write_json(history_file, history)
         for relative in removed:
             os.unlink(os.path.join(dest, relative))
         if removed:

@@ -212,6 +212,11 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fullstack.webapp.plugins.module_utils.files import (
+    make_directories,
+    parse_mode,
+    write_json,
+)
 from ansible_collections.fullstack.webapp.plugins.module_utils.posix_ids import gid_of, uid_of
 
 MANIFEST = "manifest.json"
@@ -281,23 +286,6 @@ def switch_link(link: str, target: str) -> None:
     os.replace(temporary, link)
 
 
-def write_json(path: str, data: object) -> bool:
-    """Write data as JSON unless the file already holds exactly that; True when written."""
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text:
-                return False
-    except FileNotFoundError:
-        pass
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
-    return True
-
-
 def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -340,39 +328,6 @@ def last_good(manifests: list[dict[str, Any]], current: str | None) -> str | Non
     rolled back to, not a newer one)."""
     good = [m for m in manifests if m["release"] != current and checked_at(m)]
     return max(good, key=lambda m: (checked_at(m), m["release"]))["release"] if good else None
-
-
-def parse_mode(mode: str | None) -> int | None:
-    if mode is None:
-        return None
-    try:
-        value = int(str(mode), 8)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0o7777:
-        raise ValueError(f"mode must be an octal mode such as '0750', got {mode!r}")
-    return value
-
-
-def make_directories(path: str, uid: int, gid: int, mode: int | None) -> None:
-    """mkdir -p path, giving uid, gid (-1: unchanged) and mode to every directory it
-    creates."""
-    missing: list[str] = []
-    while not os.path.isdir(path):
-        if os.path.lexists(path):
-            raise ValueError(f"{path} exists and is not a directory")
-        missing.append(path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    for directory in reversed(missing):
-        # Created private, then opened up: no moment with wider permissions than mode.
-        os.mkdir(directory, 0o700 if mode is not None else 0o777)
-        if uid != -1 or gid != -1:
-            os.chown(directory, uid, gid)
-        if mode is not None:
-            os.chmod(directory, mode)
 
 
 def prepare(
