@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tools import checklist, testing  # noqa: E402
+from tools.testing import zero_downtime_summary as pytest_terminal_summary  # noqa: E402, F401
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -52,7 +52,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,7 +198,13 @@ def start_containers(names: Sequence[str]) -> None:
 # --- ansible-playbook --------------------------------------------------------------------
 
 
-def write_inventory(path: Path, hosts: Sequence[str], backend: Path, dist: Path) -> Path:
+def write_inventory(
+    path: Path,
+    hosts: Sequence[str],
+    backend: Path,
+    dist: Path,
+    extra: Mapping[str, object] | None = None,
+) -> Path:
     """inventories/demo's variables for the given containers (JSON is valid YAML).
 
     Only the four roles' own variables (python_uv_*, frontend_*, nginx_gateway_*,
@@ -223,6 +229,7 @@ def write_inventory(path: Path, hosts: Sequence[str], backend: Path, dist: Path)
                 "python_uv_extra_ca_bundle": os.environ.get(
                     "FULLSTACK_EXTRA_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"
                 ),
+                **(extra or {}),
             },
         }
     }
@@ -466,8 +473,11 @@ class HttpBench:
             [self.c],
             ROOT / "examples/app/backend",
             ROOT / "examples/app/frontend/dist",
+            # A request takes the same path with either switch (nginx, the unix socket,
+            # Gunicorn); one service, NAME.service, is what the setups below measure.
+            {"deploy_switch": "restart"},
         )
-        log("deploying the collection with site.yml (role defaults)")
+        log("deploying the collection with site.yml (role defaults, deploy_switch restart)")
         site = run_site(inventory, profile=False, extra_vars=self.args.extra_vars)
         log(f"site.yml converged in {site.seconds:.0f} s")
         log("installing wrk (Debian) and the seed's recipe beside the collection")
@@ -860,13 +870,18 @@ Check = Callable[[str], Callable[[], None]]
 
 def gunicorn_restarted(container: str) -> Callable[[], None]:
     def main_pid() -> str:
-        return docker_exec(container, f"systemctl show -p MainPID --value {APP}.service").strip()
+        # The serving instance's master: NAME.service, or NAME@blue/green (deploy_switch).
+        return docker_exec(
+            container,
+            f"systemctl show -p MainPID --value $(systemctl list-units --state=active --plain "
+            f"--no-legend '{APP}.service' '{APP}@*.service' | awk 'NR == 1 {{print $1}}')",
+        ).strip()
 
     before = main_pid()
 
     def after() -> None:
         if main_pid() == before:
-            raise RuntimeError(f"{container}: the back-end redeploy did not restart Gunicorn")
+            raise RuntimeError(f"{container}: the back-end redeploy did not start a new Gunicorn")
         wait_http(container, "http://127.0.0.1/api/health")
 
     return after

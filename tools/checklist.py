@@ -157,9 +157,17 @@ def expected_workers(vcpus: int, memory_mb: int, worker_memory_mb: int = 256) ->
 
 
 def check_gunicorn_processes(run: Run, service: str) -> CheckResult:
-    """Gunicorn runs as 1 master plus exactly the computed number of workers."""
-    main_pid = int(run(f"systemctl show --property=MainPID --value {service}.service").strip())
-    _expect(main_pid > 0, f"{service}.service has no main process")
+    """Gunicorn runs as 1 master plus exactly the computed number of workers (of the serving
+    instance: NAME.service, or the active one of NAME@blue and NAME@green)."""
+    unit = (
+        run(
+            f"systemctl list-units --state=active --plain --no-legend '{service}.service' "
+            f"'{service}@*.service' | awk 'NR == 1 {{print $1}}'"
+        ).strip()
+        or f"{service}.service"
+    )
+    main_pid = int(run(f"systemctl show --property=MainPID --value {unit}").strip())
+    _expect(main_pid > 0, f"{unit} has no main process")
     workers = [pid for pid in run(f"pgrep -P {main_pid} || true").split() if pid]
     vcpus = int(run("nproc").strip())
     memory_kb = int(run("awk '/^MemTotal:/ {print $2}' /proc/meminfo").strip())

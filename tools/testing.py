@@ -12,12 +12,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 import testinfra
@@ -37,6 +39,12 @@ COLLECTIONS = ROOT / ".cache" / "collections"
 # deploy_lock_file's default.
 DEPLOY_LOCK = "/run/lock/fullstack.webapp-deploy.json"
 COLLECTION_PACKAGE = "ansible_collections.fullstack.webapp"
+# One JSON line per deploy under load (deploy_figures), for the README's table.
+ZERO_DOWNTIME_RESULTS = ROOT / ".cache" / "results" / "zero-downtime.jsonl"
+# The example app's job database on a deployed host: <state directory>/jobs.sqlite3
+# (app/settings.py), the state directory being the Gunicorn unit's StateDirectory=NAME,
+# /var/lib/NAME (roles/gunicorn), exported to the app as $STATE_DIRECTORY.
+JOBS_DB = "/var/lib/webapp/jobs.sqlite3"
 
 
 def collections_dir() -> Path:
@@ -302,8 +310,9 @@ def csp_problems(html: str) -> list[str]:
 
 class LoadLoop:
     """tools/loadgen.py run in the background inside a test container: start() it, do
-    something, then stop() it for its report (sent, failed, counts, releases, hosts). The
-    loop stops by itself after max_seconds."""
+    something, then stop() it for its report (sent, failed, counts, releases, hosts for the
+    GETs; kinds, releases_by_kind, longest_ms, started_at, stopped_at: see tools/loadgen.py).
+    The loop stops by itself after max_seconds."""
 
     STOP = "/tmp/loadgen.stop"  # noqa: S108 - inside the test container
     OUT = "/tmp/loadgen.out"  # noqa: S108 - inside the test container
@@ -317,11 +326,16 @@ class LoadLoop:
             check=True,
         )
 
-    def start(self, paths: str) -> None:
+    def start(self, paths: str, post: str | None = None, websocket: str | None = None) -> None:
+        """GET paths (comma-separated) in turn; with post, also POST jobs to that path (e.g.
+        /api/jobs); with websocket, also keep a WebSocket to that path (e.g. /api/ws)
+        echoing."""
+        flags = [] if post is None else ["--post", post]
+        flags += [] if websocket is None else ["--websocket", websocket]
         self.host.check_output(f"rm -f {self.STOP} {self.OUT}")
         self.host.check_output(
             f"setsid nohup python3 /tmp/loadgen.py {shlex.quote(paths)} {self.STOP} "
-            f"{self.max_seconds} > {self.OUT} 2>&1 < /dev/null &"
+            f"{self.max_seconds} {shlex.join(flags)} > {self.OUT} 2>&1 < /dev/null &"
         )
         time.sleep(1)
 
@@ -335,6 +349,303 @@ class LoadLoop:
                 return report
             time.sleep(0.2)
         raise AssertionError("the load loop did not report")
+
+
+class PostCheck(TypedDict):
+    """Whether the load's POSTs ran exactly once: what check_posts_exactly_once found."""
+
+    answered: int  # distinct ids the load got 202 for
+    created: int  # job rows created in the window, all hosts together
+    lost: list[str]  # answered 202, in no host's database
+    duplicated: int  # rows beyond the answered ids found: run twice, or run though it failed
+    unexpected: list[str]  # ids of rows in the window that no 202 answered
+    no_database: list[str]  # hosts without the database file
+
+
+# Run by python3 on a back-end host (standard library only): the ids of the job rows created
+# in [since, until] (no upper bound when until is ""), or null when the database is missing.
+_JOBS_CREATED = """
+import json, os, sqlite3, sys
+db, since, until = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+if not os.path.exists(db):
+    print("null")
+    sys.exit(0)
+connection = sqlite3.connect(db, timeout=10)
+connection.execute("PRAGMA query_only = ON")
+query, bounds = "SELECT id FROM jobs WHERE created_at >= ?", [since]
+if until:
+    query, bounds = query + " AND created_at <= ?", [since, float(until)]
+print(json.dumps([row[0] for row in connection.execute(query, bounds)]))
+connection.close()
+"""
+
+
+def _jobs_created_argv(db_path: str, since: float, until: float | None) -> list[str]:
+    return ["-c", _JOBS_CREATED, db_path, repr(since), "" if until is None else repr(until)]
+
+
+def _parse_jobs(output: str) -> list[str] | None:
+    rows = json.loads(output)
+    assert rows is None or isinstance(rows, list), output
+    return None if rows is None else [str(row) for row in rows]
+
+
+def jobs_created(
+    host: Host, db_path: str = JOBS_DB, since: float = 0.0, until: float | None = None
+) -> list[str] | None:
+    """The ids of the jobs created on host since `since` (epoch seconds, the host's clock)
+    and until `until` (no bound when None), read with the host's python3 and sqlite3; None
+    when the database does not exist. Run as the owner of the database when run as root, so
+    that a -wal or -shm file it makes is the app's own."""
+    read = shlex.join(["python3", *_jobs_created_argv(db_path, since, until)])
+    db = shlex.quote(db_path)
+    result = host.run(
+        f'if [ "$(id -u)" = 0 ] && [ -e {db} ]; '
+        f'then runuser -u "$(stat -c %U {db})" -- {read}; else {read}; fi'
+    )
+    assert result.rc == 0, f"reading {db_path} failed: {result.stderr}"
+    return _parse_jobs(result.stdout)
+
+
+def jobs_created_locally(
+    db_path: Path, since: float = 0.0, until: float | None = None
+) -> list[str] | None:
+    """jobs_created on a database of this machine (the same reader, run by this Python)."""
+    result = subprocess.run(
+        [sys.executable, *_jobs_created_argv(str(db_path), since, until)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return _parse_jobs(result.stdout)
+
+
+def exactly_once(answered: Iterable[str], created: Mapping[str, Sequence[str] | None]) -> PostCheck:
+    """The ids the load got 202 for against the job rows each host (name: ids, None for no
+    database) created in the load's window."""
+    distinct = set(answered)
+    found = Counter(job_id for rows in created.values() for job_id in rows or ())
+    return {
+        "answered": len(distinct),
+        "created": sum(found.values()),
+        "lost": sorted(distinct - found.keys()),
+        "duplicated": sum(found.values()) - len(distinct & found.keys()),
+        "unexpected": sorted(found.keys() - distinct),
+        "no_database": sorted(name for name, rows in created.items() if rows is None),
+    }
+
+
+def check_posts_exactly_once(
+    hosts: Iterable[Host],
+    ids: Iterable[str],
+    *,
+    since: float,
+    until: float | None = None,
+    db_path: str = JOBS_DB,
+) -> PostCheck:
+    """Whether each POST the load got 202 for (ids: its report's kinds.post.ids) created one
+    job, once, on one of the back-end hosts, and no other job was created meanwhile: the
+    rows of db_path created since `since` (the report's started_at; same clock) until
+    `until` (no bound by default: a POST whose client gave up may still run late). Run it
+    right after the load stopped, before anything else POSTs jobs."""
+    created = {
+        host.backend.get_hostname(): jobs_created(host, db_path, since, until) for host in hosts
+    }
+    return exactly_once(ids, created)
+
+
+_SESSION_FIGURES: list[dict[str, Any]] = []
+
+
+def deploy_figures(
+    name: str,
+    report: Mapping[str, Any],
+    post_check: Mapping[str, Any] | None,
+    refused_release: str | None = None,
+    *,
+    results: Path = ZERO_DOWNTIME_RESULTS,
+) -> dict[str, Any]:
+    """One deploy's figures from the load's report and check_posts_exactly_once's result
+    (None when the POSTs were not checked): requests sent and failed per kind, POSTs lost
+    and duplicated, answers from refused_release (a release that must not have served: the
+    count is over all kinds, 0 when None), the longest wait. Appended as a JSON line to
+    results (ROOT/.cache/results/zero-downtime.jsonl) and returned."""
+    kinds = report.get("kinds") or {
+        "get": {"sent": report["sent"], "failed": report["failed"]},
+    }
+    get, post, ws = (kinds.get(kind, {}) for kind in ("get", "post", "websocket"))
+    releases: Counter[str] = Counter()
+    for counts in (report.get("releases_by_kind") or {}).values():
+        releases.update(counts)
+    record: dict[str, Any] = {
+        "deploy": name,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "get_sent": get.get("sent", 0),
+        "get_failed": get.get("failed", 0),
+        "post_sent": post.get("sent", 0),
+        "post_failed": post.get("failed", 0),
+        "post_lost": None if post_check is None else len(post_check["lost"]),
+        "post_duplicated": None if post_check is None else post_check["duplicated"],
+        "ws_connections": ws.get("connections", 0),
+        "ws_server_closes": ws.get("server_closes", 0),
+        "ws_messages": ws.get("messages", 0),
+        "ws_failed": ws.get("failed", 0),
+        "refused_release": refused_release,
+        "from_refused_release": 0 if refused_release is None else releases[refused_release],
+        "longest_ms": report.get("longest_ms", 0.0),
+        "longest_ms_by_kind": {
+            kind: figures.get("longest_ms", 0.0) for kind, figures in kinds.items()
+        },
+        "releases": dict(sorted(releases.items())),
+    }
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as lines:
+        lines.write(json.dumps(record, sort_keys=True) + "\n")
+    _SESSION_FIGURES.append(record)
+    return record
+
+
+def read_figures(results: Path = ZERO_DOWNTIME_RESULTS) -> list[dict[str, Any]]:
+    """The records deploy_figures appended to results, oldest first."""
+    if not results.exists():
+        return []
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+
+
+_FIGURE_COLUMNS = (
+    ("deploy", "deploy"),
+    ("GET sent", "get_sent"),
+    ("GET failed", "get_failed"),
+    ("POST sent", "post_sent"),
+    ("POST failed", "post_failed"),
+    ("POST lost", "post_lost"),
+    ("POST dup", "post_duplicated"),
+    ("WebSocket connections", "ws_connections"),
+    ("WebSocket server closes", "ws_server_closes"),
+    ("WebSocket messages", "ws_messages"),
+    ("WebSocket failed", "ws_failed"),
+    ("from refused release", "from_refused_release"),
+    ("longest wait ms", "longest_ms"),
+)
+
+
+def figures_table(records: Iterable[Mapping[str, Any]]) -> str:
+    """deploy_figures' records as a Markdown table, one row per deploy ("-" where a figure
+    was not measured: POSTs not checked, no refused release named)."""
+
+    def cell(record: Mapping[str, Any], key: str) -> str:
+        value = record.get(key)
+        if key == "from_refused_release" and record.get("refused_release") is None:
+            value = None
+        text = "-" if value is None else str(value)
+        return text.replace("|", "\\|")
+
+    header = [title for title, _ in _FIGURE_COLUMNS]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if key == "deploy" else "--:" for _, key in _FIGURE_COLUMNS) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(cell(record, key) for _, key in _FIGURE_COLUMNS) + " |"
+        for record in records
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def zero_downtime_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The table of the deploys this test session measured (deploy_figures), at the end of
+    pytest's report. A pytest_terminal_summary hook as it is: in a conftest.py,
+    ``from tools.testing import zero_downtime_summary as pytest_terminal_summary``."""
+    if not _SESSION_FIGURES:
+        return
+    terminalreporter.write_sep("-", f"zero downtime: {len(_SESSION_FIGURES)} deploys measured")
+    for line in figures_table(_SESSION_FIGURES).splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"(also appended to {ZERO_DOWNTIME_RESULTS})")
+
+
+MIXED_LOAD = {"post": "/api/jobs", "websocket": "/api/ws"}
+
+
+def assert_zero_downtime(
+    backends: Iterable[Host],
+    name: str,
+    report: Mapping[str, Any],
+    refused_release: str | None = None,
+) -> dict[str, Any]:
+    """A deploy's figures (deploy_figures) from the mixed load's report, with its POSTs checked
+    exactly once on the back ends' job databases; fails unless the load ran (GETs, POSTs and
+    WebSocket messages) and no request of any kind failed, no POST was lost or duplicated and
+    no answer came from refused_release."""
+    kinds = report["kinds"]
+    check = check_posts_exactly_once(
+        backends, kinds["post"]["ids"], since=report["started_at"], until=report["stopped_at"]
+    )
+    record = deploy_figures(name, report, check, refused_release)
+    print(f"{name}: {json.dumps(record, sort_keys=True)}")
+    problems = [
+        f"{key} = {record[key]}"
+        for key in ("get_failed", "post_failed", "ws_failed", "post_lost", "post_duplicated")
+        if record[key] != 0
+    ]
+    if record["from_refused_release"]:
+        problems.append(f"{record['from_refused_release']} answers from {refused_release}")
+    if check["no_database"]:
+        problems.append(f"no job database on {check['no_database']}")
+    for key, least in (("get_sent", 20), ("post_sent", 10), ("ws_messages", 10)):
+        if record[key] < least:
+            problems.append(f"only {record[key]} {key}: the load did not run")
+    shown = {
+        kind: {k: v for k, v in figures.items() if k != "ids"} for kind, figures in kinds.items()
+    }
+    assert not problems, f"{name}: {'; '.join(problems)}; {record}; {shown}"
+    return record
+
+
+_INSTANCES = ("blue", "green")
+
+
+def pick_serving_service(
+    name: str, template: bool, states: Mapping[str, str], recorded: str | None
+) -> str:
+    """serving_service's choice: states are systemctl is-active's answers for
+    "blue.service", "green.service", "blue.socket" and "green.socket"; recorded is
+    /etc/NAME/serving-instance's content (None without the file)."""
+    if not template:
+        return f"{name}.service"
+    for unit in ("service", "socket"):  # a socket-activated instance may not have started yet
+        active = [i for i in _INSTANCES if states.get(f"{i}.{unit}") == "active"]
+        if len(active) == 1:
+            return f"{name}@{active[0]}.service"
+        if active:  # both: a switch is under way; the recorded one serves
+            break
+    instance = recorded if recorded in _INSTANCES else "blue"  # the role's default: blue
+    return f"{name}@{instance}.service"
+
+
+def serving_service(host: Host, name: str) -> str:
+    """The systemd service of app `name` serving now on host: NAME@blue.service or
+    NAME@green.service when the app runs as blue/green instances (the active one; when both
+    are active, during a switch, the one /etc/NAME/serving-instance names), else
+    NAME.service."""
+    unit = shlex.quote(name)
+    output = host.check_output(
+        f"if systemctl cat -- {unit}@.service >/dev/null 2>&1"
+        f" || [ -e /etc/systemd/system/{unit}@.service ]; then echo template=yes; fi; "
+        "for i in blue green; do for t in service socket; do "
+        f'echo "$i.$t=$(systemctl is-active {unit}@$i.$t 2>/dev/null)"; done; done; '
+        f"[ -r /etc/{unit}/serving-instance ] && "
+        f'echo "recorded=$(cat /etc/{unit}/serving-instance)"; true'
+    )
+    facts = dict(line.partition("=")[::2] for line in str(output).splitlines() if "=" in line)
+    recorded = facts.get("recorded")
+    return pick_serving_service(
+        name,
+        facts.get("template") == "yes",
+        facts,
+        None if recorded is None else recorded.strip(),
+    )
 
 
 def backend_variant(

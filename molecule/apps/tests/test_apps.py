@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-from tools.testing import ROOT, backend_variant, host_fingerprint, recap_changed, run_playbook
+from tools.testing import (
+    ROOT,
+    backend_variant,
+    host_fingerprint,
+    recap_changed,
+    run_playbook,
+    serving_service,
+)
 
 SCENARIO = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "playbooks"
@@ -30,11 +37,11 @@ DATABASE = f"{SHARED}/instance/notes.db"
 # What a run of one app must leave as it is in the other.
 WEBAPP_STATE = (
     "/opt/webapp /etc/webapp /var/www/webapp /etc/nginx/sites-enabled/webapp.conf",
-    "webapp.service",
+    "'webapp@*.service'",
 )
 NOTES_STATE = (
     "/opt/notes /etc/notes /var/www/notes /etc/nginx/sites-enabled/notes.conf",
-    "notes.service",
+    "'notes@*.service'",
 )
 
 # Records, in the database, which release served while it ran: proof that it ran before
@@ -215,7 +222,9 @@ def test_the_notes_app_writes_only_its_shared_paths(host: Host) -> None:
     assert "started pid=" in host.file(f"{SHARED}/activity.log").content_string
     assert host.file(f"{app}/notes/main.py").user == "root"
     assert not host.file(f"{app}/notes/main.py").mode & 0o002
-    writable = host.check_output("systemctl show --property=ReadWritePaths --value notes.service")
+    writable = host.check_output(
+        f"systemctl show --property=ReadWritePaths --value {serving_service(host, 'notes')}"
+    )
     assert SHARED in writable.split()
     # Its lock has no gunicorn: python_uv_add_gunicorn put the pinned one in its environment.
     version = host.check_output(

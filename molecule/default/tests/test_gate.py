@@ -19,6 +19,7 @@ from tools.testing import (
     network_address,
     recap_changed,
     run_playbook,
+    serving_service,
 )
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -106,12 +107,15 @@ def test_a_run_that_changes_nothing_still_checks_the_app(host: Host) -> None:
     for task in ("Check that the controller can run the browser", "Load the pages in a browser"):
         ran = re.search(rf"TASK \[[^\n]*{task}[^\n]*\n+ok: \[{name}(?: -> localhost)?\]", output)
         assert ran is not None, f"{task} did not run: {output[-4000:]}"
-    host.check_output("systemctl stop webapp.socket webapp.service")
+    service = serving_service(host, "webapp")
+    units = f"{service.removesuffix('.service')}.socket {service}"
+    bind = "gunicorn-green.sock" if "@green" in service else "gunicorn.sock"
+    host.check_output(f"systemctl stop {units}")
     try:
         code, output = deploy(host, gunicorn_service_state="stopped")
         assert code != 0, output[-4000:]
-        expected = "health gate failed: Gunicorn on unix:/run/webapp/gunicorn.sock"
+        expected = f"health gate failed: Gunicorn on unix:/run/webapp/{bind}"
         assert expected in output, output[-4000:]
     finally:
-        host.check_output("systemctl start webapp.socket webapp.service")
+        host.check_output(f"systemctl start {units}")
     assert http_status(host, "/api/health") == 200

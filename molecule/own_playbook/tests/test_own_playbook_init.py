@@ -18,7 +18,7 @@ import pytest
 import yaml
 from testinfra.host import Host
 
-from tools.testing import ROOT, recap_changed
+from tools.testing import ROOT, recap_changed, serving_service
 
 APP = ROOT / "examples" / "app"
 NAME = "rootshop"
@@ -134,7 +134,7 @@ def test_the_app_answers_through_nginx(initialised: dict[str, Any], host: Host) 
     assert (status, body) == (200, initialised["built"]["text"])
     asset = host.check_output(f"ls /var/www/{NAME}/dist/assets | grep -m1 '[.]js$'")
     assert get(host, f"/assets/{asset}")[0] == 200
-    assert host.service(f"{NAME}.service").is_running
+    assert host.service(serving_service(host, NAME)).is_running
     assert host.file(f"/opt/{NAME}/current").is_symlink
 
 

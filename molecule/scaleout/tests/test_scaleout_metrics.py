@@ -13,7 +13,7 @@ import shlex
 import pytest
 from testinfra.host import Host
 
-from tools.testing import network_address, scenario_host, wait_until
+from tools.testing import network_address, scenario_host, serving_service, wait_until
 
 APP_SERVERS = ("scaleout-app1", "scaleout-app2")
 EXPORTER = "http://127.0.0.1:9113/metrics"
@@ -24,6 +24,12 @@ HOLDER_PID = "/tmp/metrics-holder.pid"  # noqa: S108 - inside the test container
 @pytest.fixture(scope="module")
 def apps() -> dict[str, Host]:
     return {name: scenario_host(name) for name in APP_SERVERS}
+
+
+def app_port(app: Host) -> int:
+    """The port of the Gunicorn instance serving on an app server (blue 8000, green 8001):
+    the app's /metrics is where that instance listens."""
+    return 8001 if "@green" in serving_service(app, "webapp") else 8000
 
 
 def scrape(host: Host, url: str) -> str:
@@ -119,7 +125,9 @@ def test_traffic_moves_the_nginx_counters(host: Host) -> None:
 
 
 def test_the_app_metrics_count_requests_and_busy_workers(host: Host, apps: dict[str, Host]) -> None:
-    urls = {name: f"http://{network_address(app)}:8000/metrics" for name, app in apps.items()}
+    urls = {
+        name: f"http://{network_address(app)}:{app_port(app)}/metrics" for name, app in apps.items()
+    }
     before = {name: scrape(host, url) for name, url in urls.items()}
     for name, text in before.items():
         workers = re.search(
@@ -146,8 +154,9 @@ def test_the_app_metrics_count_requests_and_busy_workers(host: Host, apps: dict[
 
     # A request held open (its body never completes) keeps one worker of app1 busy.
     app1 = network_address(apps["scaleout-app1"])
+    port = app_port(apps["scaleout-app1"])
     holder = (
-        f"import socket, time; s = socket.create_connection(({app1!r}, 8000)); "
+        f"import socket, time; s = socket.create_connection(({app1!r}, {port})); "
         "s.sendall(b'POST /api/jobs HTTP/1.1\\r\\nHost: t\\r\\nContent-Type: application/json"
         "\\r\\nContent-Length: 100\\r\\n\\r\\n{'); time.sleep(20)"
     )

@@ -61,13 +61,23 @@ def release_of(module_file: str) -> str | None:
 RELEASE = release_of(__file__)
 
 
+def identity_headers() -> list[tuple[bytes, bytes]]:
+    """``X-Served-By: <hostname>/<pid>`` and, when the code runs from a release directory,
+    ``X-Release: <release id>``: which host, worker and release answered."""
+    headers = [(b"x-served-by", f"{socket.gethostname()}/{os.getpid()}".encode())]
+    if RELEASE is not None:
+        headers.append((b"x-release", RELEASE.encode()))
+    return headers
+
+
 class ServedByMiddleware:
-    """Adds ``X-Served-By: <hostname>/<pid>`` to every response, so operators and tests can
-    see which host and which Gunicorn worker answered. Pure ASGI: no per-request task."""
+    """Adds ``X-Served-By: <hostname>/<pid>`` and ``X-Release: <release id>`` (when there is
+    one) to every response, so operators and tests can see which host, which Gunicorn worker
+    and which release answered. Pure ASGI: no per-request task."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.value = f"{socket.gethostname()}/{os.getpid()}".encode()
+        self.headers = identity_headers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +87,7 @@ class ServedByMiddleware:
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-served-by", self.value)]
+                message["headers"] = [*message["headers"], *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_header)
@@ -170,7 +180,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             getattr(request.state, "request_id", "-"),
             exc_info=exc,
         )
-        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        # Sent by Starlette's outermost middleware, around ServedByMiddleware: the same
+        # headers are added here so that a 500 says who answered too.
+        return JSONResponse(
+            {"detail": "Internal Server Error"},
+            status_code=500,
+            headers={name.decode(): value.decode() for name, value in identity_headers()},
+        )
 
     @app.get("/api/health")
     async def health() -> HealthResponse:
@@ -218,8 +234,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.websocket("/api/ws")
     async def echo(websocket: WebSocket) -> None:
-        """Echoes every text message: the push channel the seed's polling could become."""
-        await websocket.accept()
+        """Echoes every text message: the push channel the seed's polling could become. The
+        handshake's answer says which release accepted it (X-Release), as HTTP answers do."""
+        await websocket.accept(
+            headers=None if RELEASE is None else [(b"x-release", RELEASE.encode())]
+        )
         try:
             while True:
                 await websocket.send_text(await websocket.receive_text())
