@@ -36,6 +36,7 @@ from tools.testing import (
     run_status,
     self_signed_pem,
     serving_service,
+    systemd_exposure,
     tab_on_home,
 )
 
@@ -272,6 +273,28 @@ def test_v2_deploys_under_load_without_a_failed_request(
     assert set(report["releases"]) <= {before["current"], backend["current"]}, report
     for _ in range(20):
         assert answering(host) == (backend["current"], "v2")
+
+
+def test_both_instances_share_the_hardening_and_the_socket_permissions(host: Host) -> None:
+    """After v2 the other instance serves: the same sandbox and a socket of the same owner and
+    mode as the first one's, and only the serving instance starts at boot."""
+    service, socket, _ = serving(host)
+    exposure, report = systemd_exposure(host, service)
+    print(f"systemd-analyze security {service}: {exposure}")
+    assert exposure <= 2.5, report[-3000:]
+    path = bind_of(service).removeprefix("unix:")
+    assert host.file(path).is_socket
+    assert (host.file(path).user, host.file(path).group, host.file(path).mode) == (
+        "root",
+        "www-data",
+        0o660,
+    )
+    idle = service.replace("@blue", "@other").replace("@green", "@blue").replace("@other", "@green")
+    assert host.service(service).is_enabled
+    assert host.service(socket).is_enabled
+    assert not host.service(idle).is_enabled
+    assert not host.service(idle).is_running
+    assert host.file("/etc/webapp/serving-instance").content_string.strip() in service
 
 
 def test_v3_fails_its_health_check_and_v2_is_put_back(
