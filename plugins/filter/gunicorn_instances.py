@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import re
-
 DOCUMENTATION = r"""
 ---
 name: gunicorn_instances
@@ -55,10 +53,10 @@ def instance_bind(bind: str, instance: str) -> str:
     if instance != "green":
         return bind
     if bind.startswith("unix:"):
-        match = re.fullmatch(r"(unix:.*?)(\.sock)?", bind)
-        assert match is not None
-        return f"{match.group(1)}-green{match.group(2) or ''}"
-    host, _, port = bind.rpartition(":")
+        if bind.endswith(".sock"):
+            return f"{bind.removesuffix('.sock')}-green.sock"
+        return f"{bind}-green"
+    host, port = bind.rsplit(":", 1)
     if not port.isdigit() or int(port) >= 65535:
         raise AnsibleFilterError(f"{bind!r} has no TCP port below 65535 for the green instance")
     return f"{host}:{int(port) + 1}"
@@ -79,7 +77,7 @@ def describe(service_name: str, bind: str, instance: str) -> dict[str, str | int
             "unix_socket": path,
             "port": 0,
         }
-    host, _, port = bind.rpartition(":")
+    host, port = bind.rsplit(":", 1)
     upstream = f"{_WILDCARDS.get(host, host)}:{port}"
     return {
         "service": f"{unit}.service",

@@ -17,7 +17,7 @@ description:
     Gunicorn's master (the unit's main process) has O(workers) worker processes, and
     until each of them logged the Uvicorn line that ends its start-up (C(Application startup
     complete.), or C(ASGI 'lifespan' protocol appears unsupported.) for an app without a
-    lifespan): a worker that answers has imported the app, but the others may still be
+    lifespan). A worker that answers has imported the app, but the others may still be
     importing it. The lines are read from the unit's journal or from O(log_file), in
     Gunicorn's error log format (C([PID] [INFO] message)).
     When no worker logs such a line (a log level above C(info), or another worker class), it

@@ -373,6 +373,28 @@ def test_app_servers_without_their_gateway_are_refused(host: Host, apps: dict[st
     } == before
 
 
+def test_a_run_without_one_app_server_keeps_it_where_it_serves(
+    host: Host, apps: dict[str, Host], tmp_path: Path
+) -> None:
+    """--limit the gateway and app1: app2, outside the run, stays in the gateway's upstream
+    on the port of the instance it serves (found by asking its green port), and answers."""
+    left_out = apps["scaleout-app2"]
+    # After the rollback app2 serves from green (8001): the port the gateway must keep.
+    assert serving(left_out)[1] == 8001
+    member = f"server {network_address(left_out)}:{serving(left_out)[1]} "
+    assert member in host.file(SITE).content_string
+    result = run_playbook(
+        SCENARIO / "converge.yml",
+        "scaleout-gw1,scaleout-app1",
+        "-e",
+        json.dumps({"python_uv_app_src": str(new_backend(tmp_path, "v5"))}),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert member in host.file(SITE).content_string, host.file(SITE).content_string
+    assert set(health_hosts(host, 20)) == set(APP_SERVERS)
+
+
 def test_rolling_deploy_without_releases_under_load(
     host: Host, apps: dict[str, Host], tmp_path: Path
 ) -> None:
