@@ -52,8 +52,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_POST_BODY = '{"duration_s": 0.05}'
-GET_PAUSE_S = 0.01
-POST_PAUSE_S = 0.02
+# Paced so that the load measures the deploy without taking the 2 cores it runs on from it.
+GET_PAUSE_S = 0.03
+POST_PAUSE_S = 0.05
 WS_INTERVAL_S = 0.05
 # A failed handshake is retried after this pause (a server close is followed at once).
 WS_RETRY_S = 0.1
