@@ -58,7 +58,7 @@ from pathlib import Path
 
 from tools import bench_report as report
 from tools import hostprep
-from tools.checklist import main_script_path
+from tools.checklist import main_script_path, serving_unit_command
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -872,9 +872,7 @@ def gunicorn_restarted(container: str) -> Callable[[], None]:
     def main_pid() -> str:
         # The serving instance's master: NAME.service, or NAME@blue/green (deploy_switch).
         return docker_exec(
-            container,
-            f"systemctl show -p MainPID --value $(systemctl list-units --state=active --plain "
-            f"--no-legend '{APP}.service' '{APP}@*.service' | awk 'NR == 1 {{print $1}}')",
+            container, f"systemctl show -p MainPID --value $({serving_unit_command(APP)})"
         ).strip()
 
     before = main_pid()

@@ -156,16 +156,19 @@ def expected_workers(vcpus: int, memory_mb: int, worker_memory_mb: int = 256) ->
     return min(2 * vcpus + 1, max(1, memory_mb // worker_memory_mb))
 
 
+def serving_unit_command(service: str) -> str:
+    """A shell command printing the Gunicorn service that serves: NAME.service, or the active
+    one of NAME@blue and NAME@green (deploy_switch blue_green); nothing when none runs."""
+    return (
+        f"systemctl list-units --state=active --plain --no-legend '{service}.service' "
+        f"'{service}@*.service' | awk 'NR == 1 {{print $1}}'"
+    )
+
+
 def check_gunicorn_processes(run: Run, service: str) -> CheckResult:
     """Gunicorn runs as 1 master plus exactly the computed number of workers (of the serving
-    instance: NAME.service, or the active one of NAME@blue and NAME@green)."""
-    unit = (
-        run(
-            f"systemctl list-units --state=active --plain --no-legend '{service}.service' "
-            f"'{service}@*.service' | awk 'NR == 1 {{print $1}}'"
-        ).strip()
-        or f"{service}.service"
-    )
+    instance)."""
+    unit = run(serving_unit_command(service)).strip() or f"{service}.service"
     main_pid = int(run(f"systemctl show --property=MainPID --value {unit}").strip())
     _expect(main_pid > 0, f"{unit} has no main process")
     workers = [pid for pid in run(f"pgrep -P {main_pid} || true").split() if pid]
