@@ -593,7 +593,7 @@ def assert_zero_downtime(
         problems.append(f"{record['from_refused_release']} answers from {refused_release}")
     if check["no_database"]:
         problems.append(f"no job database on {check['no_database']}")
-    for key, least in (("get_sent", 20), ("post_sent", 10), ("ws_messages", 10)):
+    for key, least in (("get_sent", 51), ("post_sent", 10), ("ws_messages", 10)):
         if record[key] < least:
             problems.append(f"only {record[key]} {key}: the load did not run")
     shown = {
