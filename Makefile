@@ -14,7 +14,7 @@ NOTES_BACKEND  := examples/notes/backend
 UIKIT_FRONTEND := examples/uikit/frontend
 # Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
 SCENARIOS  ?= scaleout releases default apps acme own_playbook resilience nginx_gateway python_uv gunicorn frontend
-MOLECULE_JOBS ?= 2
+MOLECULE_JOBS ?= 3
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 

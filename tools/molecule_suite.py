@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".cache" / "molecule-logs"
@@ -34,20 +35,32 @@ class Outcome:
 MOLECULE_TEST = ("molecule", "test", "-s")
 
 
+def run_timestamped(argv: list[str], out: TextIO, started: float) -> int:
+    """Run argv, writing each line of its output to `out` behind the minutes and seconds
+    since `started`: where a scenario spends its time is read in its log."""
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        minutes, seconds = divmod(int(time.monotonic() - started), 60)
+        out.write(f"[{minutes:02d}:{seconds:02d}] {line}")
+    return process.wait()
+
+
 def run_scenario(
     scenario: str, print_lock: threading.Lock, command: tuple[str, ...], logs: Path
 ) -> Outcome:
     log = logs / f"{scenario}.log"
     started = time.monotonic()
     with log.open("w") as out:
-        result = subprocess.run(
-            [*command, scenario],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    outcome = Outcome(scenario, result.returncode, time.monotonic() - started)
+        returncode = run_timestamped([*command, scenario], out, started)
+    outcome = Outcome(scenario, returncode, time.monotonic() - started)
     with print_lock:
         print(f"===== {' '.join(command)} {scenario} =====", flush=True)
         sys.stdout.write(log.read_text(errors="replace"))

@@ -36,7 +36,7 @@ def test_runs_scenarios_at_once_and_keeps_each_output_whole(
     assert third[0] >= min(first[1], second[1]), "three ran at once with jobs=2"
     printed = capsys.readouterr().out
     for name in names:
-        assert f"output of {name}\n" in printed
+        assert f"[00:00] output of {name}\n" in printed, "each line behind its time"
 
 
 def test_exit_status_says_whether_any_scenario_failed(tmp_path: Path) -> None:
