@@ -147,15 +147,18 @@ _PLAIN_OUTPUT = {
 }
 
 
-def run_playbook(playbook: Path, limit: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run a real ansible-playbook against the scenario's inventory, as Molecule does."""
+def run_playbook(
+    playbook: Path, limit: str, *extra: str, environment: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a real ansible-playbook against the scenario's inventory, as Molecule does;
+    `environment` is added to the run's (e.g. another strategy)."""
     return subprocess.run(
         _playbook_command(playbook, limit, *extra),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, **_PLAIN_OUTPUT},
+        env={**os.environ, **_PLAIN_OUTPUT, **(environment or {})},
     )
 
 
