@@ -90,8 +90,9 @@ def build_ssh_image(base: str, container_args: tuple[str, ...]) -> str:
     # A mirror caught mid-update answers lists whose signature does not match: try again.
     script = (
         "systemctl is-system-running --wait >/dev/null 2>&1; "
-        "for try in 1 2 3; do apt-get update -qq && break; sleep 5; done && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-        "--no-install-recommends openssh-server >/dev/null && "
+        "for try in 1 2 3; do apt-get update -qq && break; sleep 5; done && "
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+        "openssh-server >/dev/null && "
         f"printf '{SSHD_CONFIG}' > /etc/ssh/sshd_config.d/fullstack-bench.conf && "
         "systemctl enable ssh.service >/dev/null 2>&1"
     )
