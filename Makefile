@@ -14,7 +14,7 @@ NOTES_BACKEND  := examples/notes/backend
 UIKIT_FRONTEND := examples/uikit/frontend
 # Longest first: `make molecule` runs MOLECULE_JOBS of them at once (tools/molecule_suite.py).
 SCENARIOS  ?= scaleout releases default apps acme own_playbook resilience nginx_gateway python_uv gunicorn frontend
-MOLECULE_JOBS ?= 3
+MOLECULE_JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -62,7 +62,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 demo: tools host app
 	$(PYTHON) -m tools.demo
 
-test: tools host app lint unit sanity molecule
+# The checks (lint, unit tests, sanity) run as the first of the MOLECULE_JOBS jobs, beside
+# the first scenarios: they are mostly single-threaded (tools/molecule_suite.py).
+test: tools host app
+	$(PYTHON) -m tools.molecule_suite --jobs $(MOLECULE_JOBS) \
+		--checks "$(MAKE) --no-print-directory lint unit sanity" $(SCENARIOS)
 
 # Seed recipe vs collection vs Gunicorn alone, under wrk, in one container:
 # benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".

@@ -16,24 +16,40 @@
   nginx: a systemd drop-in adds a ``ListenStream=127.0.0.1:8001`` to its socket unit, so
   the very same unit, config file, workers and sandbox answer); a back end not being
   loaded sits idle;
+- adds **HTTPS**: the nginx_gateway role run alone as a second site (``webapp-tls``) with
+  ``nginx_gateway_tls_mode: selfsigned`` on port 443, role defaults otherwise (TLS 1.2/1.3,
+  HTTP/2, shared session cache, HSTS), the same Gunicorn socket and web root; its
+  collection figures are **https_h1** (wrk, HTTP/1.1 over TLS) and **https_h2** (h2load from
+  Debian's nghttp2-client, HTTP/2, one stream per connection at a time), loaded in the same
+  rounds right after the plain setups;
 - runs wrk (Debian's package, installed in the container) against 127.0.0.1 inside the
   container with fixed threads, connections and duration, and writes the medians and
   ratios to benchmarks/results/latest.{md,json};
+- measures the **CPU per request**: nginx.service's and the answering Gunicorn unit's CPU
+  time, read from their cgroups before and after each load (systemd's CPUUsageNSec, else
+  the unit's cgroup v2 cpu.stat: under this host's hybrid cgroup v1 layout systemd has no
+  cpuacct of its own), and the load generator's from the shell that waited for it (bash's
+  ``times``), each divided by the requests completed: CPU-µs per request for the gateway,
+  the app, the load generator and their total, beside requests/s: CPU time, not wall
+  time, so a load generator sharing the cores does not enter it (contention still moves
+  it somewhat, through caches and batching);
 - loads the largest hashed asset three ways, one after the other in every round: without
   Accept-Encoding, with ``gzip`` (the role's NAME.gz, gzip_static) and with ``br`` (its
   NAME.br, brotli_static), and reports for the collection each one's Content-Encoding, body
   and wire bytes, requests/s and p99 side by side, and br / gzip.
 
 ``python -m tools.bench ansible`` (make bench-ansible) times site.yml itself on fresh
-containers ``fullstack-webapp-bench-N``: a fresh converge, a no-change re-run (``--rounds``
-of them, the median reported), a back-end-only and a front-end-only redeploy, then fresh
-converges and no-change re-runs of 2 and 4 hosts at once; results in
+containers ``fullstack-webapp-bench-N``: for each host count (``--hosts``, 1 4 8), a fresh
+converge, then for each transport (Docker's exec, SSH) and strategy (Ansible's linear,
+Mitogen's), see tools/bench_hosts.py, a no-change re-run (``--rounds`` of them, the median
+reported), a back-end-only and a front-end-only redeploy; on one host, what one task of
+each kind costs (tools/bench_hosts.FLOOR_TASKS); results in
 benchmarks/results/ansible-latest.{md,json}. With ``--baseline REF`` the same steps also
-run site.yml of another revision: a detached git worktree of REF under
-.cache/bench/baseline-<sha>/ with its own collection link, on containers of its own
-(``fullstack-webapp-bench-N-base``), each step on both trees back to back, so that the
-ratios current / baseline are measured under the same load; the worktree is removed at
-the end.
+run site.yml of another revision (the first transport and strategy only): a detached git
+worktree of REF under .cache/bench/baseline-<sha>/ with its own collection link, on
+containers of its own (``fullstack-webapp-bench-N-base``), each step on both trees back to
+back, so that the ratios current / baseline are measured under the same load; the worktree
+is removed at the end.
 
 Every container this starts is removed at the end (``--keep`` keeps them).
 """
@@ -56,8 +72,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import bench_hosts, hostprep
 from tools import bench_report as report
-from tools import hostprep
 from tools.checklist import main_script_path, serving_unit_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +81,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / ".cache" / "bench"
 HTTP_CONTAINER = "fullstack-webapp-bench"
 ANSIBLE_CONTAINER_PREFIX = "fullstack-webapp-bench-"
+FLOOR_TASK_COUNT = 50
 BASELINE_SUFFIX = "-base"
 IMAGE = os.environ.get("FULLSTACK_BENCH_IMAGE", "fullstack-webapp/debian:12")
 
@@ -78,6 +95,13 @@ SEED_UNIT = "seed-gunicorn.service"
 DIRECT_DROPIN = f"/etc/systemd/system/{APP}.socket.d/bench-direct.conf"
 DIRECT_PORT = 8001
 LUA_PATH = "/root/bench-summary.lua"
+# The collection over HTTPS: a second site of the nginx_gateway role, TLS on (self-signed),
+# beside the plain one; the same upstream (the collection's Gunicorn socket) and web root.
+TLS_SITE = f"{APP}-tls"
+TLS_PORT = 443
+TLS_REDIRECT_PORT = 8080
+NGINX_UNIT = "nginx.service"
+H2LOAD_LOG = "/root/h2load.log"
 
 # The seed's nginx server block, word for word but for the dist path.
 SEED_NGINX = f"""\
@@ -132,6 +156,50 @@ end
 """
 
 
+def unit_cpu_script(units: Sequence[str]) -> str:
+    """A shell script printing each unit's CPU use so far (report.parse_unit_cpu_s):
+    systemd's CPUUsageNSec where it has one (cgroup v2; v1 with cpu,cpuacct mounted
+    together), else usage_usec from the unit's cgroup v2 cpu.stat (the unified hierarchy of
+    a hybrid layout, where systemd has no cpuacct controller of its own)."""
+    lines = []
+    for unit in units:
+        u = shlex.quote(unit)
+        lines.append(
+            f"ns=$(systemctl show -p CPUUsageNSec --value {u}); "
+            f'case "$ns" in ""|*[!0-9]*) '
+            f"cg=$(systemctl show -p ControlGroup --value {u}); "
+            'us=$(cat "/sys/fs/cgroup/unified$cg/cpu.stat" "/sys/fs/cgroup$cg/cpu.stat" '
+            "2>/dev/null | sed -n 's/^usage_usec //p' | head -n 1); "
+            f'echo "{unit} usage_usec ${{us:-none}}";; '
+            f'*) echo "{unit} CPUUsageNSec $ns";; esac'
+        )
+    return "\n".join(lines)
+
+
+def tls_site_playbook() -> list[dict[str, object]]:
+    """The nginx_gateway role alone, as a second site with TLS on: HTTPS on 443 (HTTP/2 on,
+    the role's session cache), its HTTP port (8080) redirecting; everything else the role's
+    defaults, as the collection's plain site has them."""
+    return [
+        {
+            "name": "The collection's gateway over HTTPS, beside its plain HTTP site",
+            "hosts": "webapp",
+            "gather_facts": True,
+            "vars": {
+                "nginx_gateway_site_name": TLS_SITE,
+                "nginx_gateway_server_names": ["_"],
+                "nginx_gateway_listen_port": TLS_REDIRECT_PORT,
+                "nginx_gateway_tls_mode": "selfsigned",
+                "nginx_gateway_tls_listen_port": TLS_PORT,
+                "nginx_gateway_tls_selfsigned_names": ["localhost"],
+                "nginx_gateway_web_root": WEB_ROOT,
+                "nginx_gateway_upstream_servers": [f"unix:/run/{APP}/gunicorn.sock"],
+            },
+            "roles": ["fullstack.webapp.nginx_gateway"],
+        }
+    ]
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
@@ -174,13 +242,15 @@ def container_running(name: str) -> bool:
     return result.stdout.strip() == "true"
 
 
-def start_containers(names: Sequence[str]) -> None:
-    """Fresh systemd containers (any old one of the same name is removed first)."""
+def start_containers(names: Sequence[str], *, ssh: bool = False) -> None:
+    """Fresh systemd containers (any old one of the same name is removed first); with ssh,
+    from the image with Debian's OpenSSH server, root's key authorized (tools/bench_hosts)."""
     remove_containers(names)
+    image = bench_hosts.build_ssh_image(IMAGE, hostprep.SYSTEMD_CONTAINER_ARGS) if ssh else IMAGE
     for name in names:
         subprocess.run(
             ["docker", "run", "-d", "--name", name, "--hostname", name,
-             *hostprep.SYSTEMD_CONTAINER_ARGS, IMAGE, "/lib/systemd/systemd"],
+             *hostprep.SYSTEMD_CONTAINER_ARGS, image, "/lib/systemd/systemd"],
             check=True,
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -193,6 +263,8 @@ def start_containers(names: Sequence[str]) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name}: systemd did not boot ({state.strip()})")
             time.sleep(0.5)
+        if ssh:
+            bench_hosts.authorize_key(name)
 
 
 # --- ansible-playbook --------------------------------------------------------------------
@@ -204,6 +276,8 @@ def write_inventory(
     backend: Path,
     dist: Path,
     extra: Mapping[str, object] | None = None,
+    *,
+    transport: str = "docker",
 ) -> Path:
     """inventories/demo's variables for the given containers (JSON is valid YAML).
 
@@ -213,7 +287,7 @@ def write_inventory(
     fullstack_webapp_* names of the earlier site.yml)."""
     inventory = {
         "webapp": {
-            "hosts": {host: {"ansible_connection": "community.docker.docker"} for host in hosts},
+            "hosts": {host: bench_hosts.host_vars(host, transport) for host in hosts},
             "vars": {
                 "python_uv_app_name": APP,
                 "python_uv_app_src": str(backend),
@@ -308,10 +382,21 @@ def run_site(
     profile: bool = True,
     extra_vars: Sequence[str] = (),
     tree: Path = ROOT,
+    playbook: Path | None = None,
+    strategy: str = "linear",
 ) -> SiteRun:
     """ansible-playbook site.yml of `tree` (the checkout, or a baseline's worktree), from
-    that tree with its collection: its wall time, output and the CPU it used."""
-    env = {**site_env(tree), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    that tree with its collection: its wall time, output and the CPU it used. `playbook`
+    runs another playbook the same way; `strategy` is Ansible's or Mitogen's
+    (tools/bench_hosts). The run starts without SSH control masters, and the CPU of those it
+    started counts as the controller's."""
+    env = {
+        **site_env(tree),
+        **bench_hosts.strategy_env(strategy),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    bench_hosts.stop_control_masters()
     if profile:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
         env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "10"
@@ -319,7 +404,7 @@ def run_site(
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(tree / "site.yml")]
+        ["ansible-playbook", "-i", str(inventory), str(playbook or tree / "site.yml")]
         + [arg for value in extra_vars for arg in ("-e", value)],
         cwd=tree,
         env=env,
@@ -329,12 +414,15 @@ def run_site(
     )
     seconds = time.monotonic() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    masters_cpu = bench_hosts.stop_control_masters()
     hosts_cpu = sum(container_cpu_s(host) for host in hosts) - hosts_before
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise SiteFailed(result.returncode, output)
-    controller_cpu = (children.ru_utime + children.ru_stime) - (
-        children_before.ru_utime + children_before.ru_stime
+    controller_cpu = (
+        masters_cpu
+        + (children.ru_utime + children.ru_stime)
+        - (children_before.ru_utime + children_before.ru_stime)
     )
     return SiteRun(seconds, output, controller_cpu, hosts_cpu)
 
@@ -443,7 +531,7 @@ def wait_http(container: str, url: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         code = docker_exec(
-            container, f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 2 {url}", check=False
+            container, f"curl -sk -o /dev/null -w '%{{http_code}}' --max-time 2 {url}", check=False
         )
         if code.strip() == "200":
             return
@@ -455,6 +543,7 @@ class HttpBench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.c = HTTP_CONTAINER
+        self.app_units: dict[str, str] = {}
 
     def sh(self, script: str, *, check: bool = True) -> str:
         return docker_exec(self.c, script, check=check)
@@ -480,8 +569,17 @@ class HttpBench:
         log("deploying the collection with site.yml (role defaults, deploy_switch restart)")
         site = run_site(inventory, profile=False, extra_vars=self.args.extra_vars)
         log(f"site.yml converged in {site.seconds:.0f} s")
-        log("installing wrk (Debian) and the seed's recipe beside the collection")
-        self.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+        if self.tls:
+            playbook = WORK / "tls-site.yml"
+            playbook.write_text(json.dumps(tls_site_playbook(), indent=2) + "\n")
+            log(f"adding the gateway's HTTPS site {TLS_SITE} (nginx_gateway, tls_mode selfsigned)")
+            tls_site = run_site(
+                inventory, profile=False, playbook=playbook, extra_vars=self.args.extra_vars
+            )
+            log(f"{TLS_SITE} converged in {tls_site.seconds:.0f} s")
+        log("installing wrk, h2load (Debian) and the seed's recipe beside the collection")
+        packages = "wrk nghttp2-client" if "https_h2" in self.args.setups else "wrk"
+        self.sh(f"DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages} >/dev/null")
         write_file(self.c, LUA_PATH, WRK_LUA)
         write_file(self.c, SEED_SITE, SEED_NGINX)
         write_file(self.c, f"/etc/systemd/system/{SEED_UNIT}", SEED_SERVICE)
@@ -493,12 +591,22 @@ class HttpBench:
         wait_http(self.c, "http://127.0.0.1:8000/api/health")
         wait_http(self.c, f"http://127.0.0.1:{DIRECT_PORT}/api/health")
         wait_http(self.c, "http://127.0.0.1/api/health")
+        if self.tls:
+            wait_http(self.c, f"https://127.0.0.1:{TLS_PORT}/api/health")
+        # CPU accounting (off by default under cgroup v1) for the units whose CPU is read;
+        # --runtime: undone by the container's end, nothing written under /etc.
+        self.app_units = {
+            "seed": SEED_UNIT,
+            "collection": self.sh(serving_unit_command(APP)).strip() or f"{APP}.service",
+        }
+        for unit in {NGINX_UNIT, *self.app_units.values()}:
+            self.sh(f"systemctl set-property --runtime {unit} CPUAccounting=yes")
         for setup in self.args.setups:
             self.check_setup(setup)
         # Every worker up and warm before anything is measured.
         time.sleep(2)
         for setup in self.args.setups:
-            self.wrk(setup, "/api/health", duration_s=2)
+            self.load(setup, "/api/health", duration_s=2)
         asset = self.sh(
             f"cd {WEB_ROOT} && ls -S assets | grep -v -E '\\.(gz|br)$' | head -n 1"
         ).strip()
@@ -509,7 +617,7 @@ class HttpBench:
     def check_setup(self, setup: str) -> None:
         """The setup is answered by its own back end: the app's X-Served-By (host/pid) names a
         worker, whose cgroup names its systemd unit."""
-        unit = SEED_UNIT if setup == "seed" else f"{APP}.service"
+        unit = self.app_unit(setup)
         served_by = self.sh(
             f"curl -s -o /dev/null -D - {self.curl_args(setup)} | "
             "sed -n 's/^[Xx]-[Ss]erved-[Bb]y: *//p' | tr -d '\\r'"
@@ -523,13 +631,24 @@ class HttpBench:
     def restore(self) -> None:
         """The collection alone, as site.yml left it."""
         self.sh(
-            f"systemctl stop {SEED_UNIT} 2>/dev/null; rm -f {SEED_SITE_ENABLED} {DIRECT_DROPIN}; "
+            f"systemctl stop {SEED_UNIT} 2>/dev/null; rm -f {SEED_SITE_ENABLED} {DIRECT_DROPIN} "
+            f"/etc/nginx/sites-enabled/{TLS_SITE}.conf; "
             "systemctl daemon-reload; nginx -t -q && systemctl reload nginx; "
             f"systemctl restart {APP}.socket {APP}.service"
         )
 
+    @property
+    def tls(self) -> bool:
+        return any(setup in report.TLS_SETUPS for setup in self.args.setups)
+
+    def app_unit(self, setup: str) -> str:
+        """The Gunicorn unit that answers the setup (the seed's, else the collection's)."""
+        return self.app_units["seed" if setup == "seed" else "collection"]
+
     def url(self, setup: str, path: str) -> str:
         # An explicit port: the image has no /etc/services for wrk to resolve "http".
+        if setup in report.TLS_SETUPS:
+            return f"https://127.0.0.1:{TLS_PORT}{path}"
         port = DIRECT_PORT if setup == "direct" else 80
         return f"http://127.0.0.1:{port}{path}"
 
@@ -539,18 +658,46 @@ class HttpBench:
 
     def curl_args(self, setup: str) -> str:
         headers = " ".join(f"-H {shlex.quote(h)}" for h in self.headers(setup))
-        return f"--max-time 5 {headers} {self.url(setup, '/api/health')}"
+        version = "--http2" if setup == "https_h2" else "--http1.1"
+        return f"--max-time 5 -k {version} {headers} {self.url(setup, '/api/health')}"
 
-    def wrk(
+    def cpu_s(self, setup: str) -> tuple[float, float]:
+        """CPU seconds used so far by nginx and by the setup's Gunicorn unit."""
+        units = (NGINX_UNIT, self.app_unit(setup))
+        cpu = report.parse_unit_cpu_s(self.sh(unit_cpu_script(units)))
+        return cpu[units[0]], cpu[units[1]]
+
+    def load(
         self, setup: str, path: str, *, duration_s: int, accept_encoding: str = ""
-    ) -> report.WrkResult:
-        argv = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}",
-                f"-d{duration_s}s", "--latency", "-s", LUA_PATH]  # fmt: skip
+    ) -> tuple[report.WrkResult, report.CpuUsage]:
+        """One load: wrk (h2load for HTTP/2), with nginx's and Gunicorn's CPU read from their
+        units before and after it and the load generator's from the shell that waited for it
+        (bash's `times`: every thread of it, to the millisecond)."""
         encoding = [f"Accept-Encoding: {accept_encoding}"] if accept_encoding else []
-        for header in self.headers(setup) + encoding:
-            argv += ["-H", header]
-        argv.append(self.url(setup, path))
-        return report.parse_wrk(self.sh(shlex.join(argv)))
+        headers = [arg for h in self.headers(setup) + encoding for arg in ("-H", h)]
+        url = self.url(setup, path)
+        if setup == "https_h2":
+            argv = ["h2load", f"-t{self.args.threads}", f"-c{self.args.connections}",
+                    f"-D{duration_s}", f"--log-file={H2LOAD_LOG}", *headers, url]  # fmt: skip
+        else:
+            argv = ["wrk", f"-t{self.args.threads}", f"-c{self.args.connections}",
+                    f"-d{duration_s}s", "--latency", "-s", LUA_PATH, *headers, url]  # fmt: skip
+        script = f"{shlex.join(argv)}; rc=$?; echo {report.TIMES_MARKER}; times; exit $rc"
+        gateway_before, app_before = self.cpu_s(setup)
+        output = self.sh(f"bash -c {shlex.quote(script)}")
+        gateway_after, app_after = self.cpu_s(setup)
+        if setup == "https_h2":
+            if not re.search(r"^Application protocol: h2$", output, re.M):
+                raise RuntimeError(f"h2load did not speak HTTP/2:\n{output[-1500:]}")
+            result = report.parse_h2load(output, self.sh(f"cat {H2LOAD_LOG}"))
+        else:
+            result = report.parse_wrk(output)
+        cpu = report.CpuUsage(
+            gateway_s=gateway_after - gateway_before,
+            app_s=app_after - app_before,
+            loadgen_s=report.parse_times_children_s(output),
+        )
+        return result, cpu
 
     def asset_encodings(self, asset: str) -> list[report.EncodingRow]:
         """What the collection sends for the asset with each Accept-Encoding: the body's
@@ -584,6 +731,11 @@ class HttpBench:
                 f"{py} -c 'import platform; print(platform.python_version())'"
             ).strip(),
             "wrk": self.sh("wrk -v 2>&1 | head -n 1").split(" [")[0].strip(),
+            **(
+                {"h2load": self.sh("h2load --version").strip().removeprefix("h2load ")}
+                if "https_h2" in self.args.setups
+                else {}
+            ),
             "debian": self.sh("cat /etc/debian_version").strip(),
         }
 
@@ -607,17 +759,22 @@ class HttpBench:
             log(f"round {round_no}/{self.args.rounds}")
             for endpoint in all_endpoints:
                 for setup in self.setups_for(endpoint):
-                    result = self.wrk(
+                    result, cpu = self.load(
                         setup,
                         endpoint.path,
                         duration_s=self.args.duration,
                         accept_encoding=endpoint.accept_encoding,
                     )
-                    samples.append(report.Sample(round_no, setup, endpoint.key, result))
+                    samples.append(report.Sample(round_no, setup, endpoint.key, result, cpu))
+                    us = cpu.per_request_us(result.requests) if result.requests else {}
                     log(
                         f"  {endpoint.label:<40} {setup:<10} {result.requests_per_s:>9,.0f} "
                         f"req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                        f"errors {result.errors}  {result.bytes_per_request:,.0f} B/resp"
+                        f"errors {result.errors}  {result.bytes_per_request:,.0f} B/resp  "
+                        "CPU-µs/req "
+                        + " ".join(
+                            f"{part} {us.get(part, 0):.1f}" for part in (*report.CPU_PARTS, "total")
+                        )
                     )
         loads.append(load_snapshot())
         summaries = report.summarize(samples)
@@ -631,8 +788,29 @@ class HttpBench:
             "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
             "load generator": (
                 f"wrk -t{self.args.threads} -c{self.args.connections} -d{self.args.duration}s "
-                f"--latency, inside the container against 127.0.0.1, {self.args.rounds} rounds, "
-                f"each endpoint {' -> '.join(self.args.setups)} back to back"
+                f"--latency (HTTP/1.1, also over TLS)"
+                + (
+                    f", h2load -t{self.args.threads} -c{self.args.connections} "
+                    f"-D{self.args.duration} (HTTP/2 over TLS, one stream per connection at a "
+                    "time)"
+                    if "https_h2" in self.args.setups
+                    else ""
+                )
+                + f", run by bash inside the container against 127.0.0.1, "
+                f"{self.args.rounds} rounds, each endpoint {' -> '.join(self.args.setups)} "
+                "back to back"
+            ),
+            **(
+                {
+                    "https": (
+                        f"the nginx_gateway role's second site {TLS_SITE} on port {TLS_PORT}: "
+                        "tls_mode selfsigned (RSA 2048 as the role makes it), role defaults "
+                        "(TLS 1.2/1.3, HTTP/2, shared session cache, HSTS), same upstream and "
+                        "web root; each connection does one full handshake, then keep-alive"
+                    )
+                }
+                if self.tls
+                else {}
             ),
             "workers": ", ".join(f"{k} {v}" for k, v in workers.items()),
             **(
@@ -646,9 +824,15 @@ class HttpBench:
                 f"{gzip_bytes['br']:,} B with Accept-Encoding: br (collection, body only)"
             ),
         }
-        markdown = report.http_markdown(
-            summaries, specs, targets, header, report.encoding_markdown(summaries, asset, encodings)
-        )
+        sections: list[str] = []
+        for section in (
+            report.cpu_markdown(summaries, specs),
+            report.tls_markdown(summaries, specs),
+            report.encoding_markdown(summaries, asset, encodings),
+        ):
+            if section:
+                sections += [*([""] if sections else []), *section]
+        markdown = report.http_markdown(summaries, specs, targets, header, sections)
         data: dict[str, object] = {
             "kind": "http",
             "date": started.isoformat(timespec="seconds"),
@@ -688,6 +872,12 @@ class HttpBench:
                     **report.to_jsonable(s.result),  # type: ignore[dict-item]
                     "errors": s.result.errors,
                     "bytes_per_request": round(s.result.bytes_per_request, 1),
+                    "cpu_s": report.to_jsonable(s.cpu),
+                    "cpu_us_per_request": (
+                        {k: round(v, 2) for k, v in s.cpu.per_request_us(s.result.requests).items()}
+                        if s.cpu is not None and s.result.requests
+                        else None
+                    ),
                 }
                 for s in samples
             ],
@@ -910,6 +1100,7 @@ class AnsibleBench:
         self.baseline_collection: Path | None = None
         self.failure: report.BaselineFailure | None = None
         self.runs: dict[str, list[report.AnsibleRun]] = {"current": [], "baseline": []}
+        self.floors: list[report.TaskFloor] = []
         self.backend, self.dist = stage_sources()
 
     def trees(self) -> list[Tree]:
@@ -918,9 +1109,11 @@ class AnsibleBench:
             return [self.current]
         return [self.current, self.baseline]
 
-    def inventory(self, tree: Tree, hosts: Sequence[str]) -> Path:
-        path = WORK / f"ansible-{tree.label}-{len(hosts)}.yml"
-        return write_inventory(path, hosts, self.backend, self.dist)
+    def inventory(
+        self, tree: Tree, hosts: Sequence[str], combo: bench_hosts.Combo = bench_hosts.DEFAULT_COMBO
+    ) -> Path:
+        path = WORK / f"ansible-{tree.label}-{len(hosts)}-{combo.transport}.yml"
+        return write_inventory(path, hosts, self.backend, self.dist, transport=combo.transport)
 
     def fail(self, step: str, error: Exception) -> None:
         output = error.output if isinstance(error, SiteFailed) else str(error)
@@ -930,11 +1123,13 @@ class AnsibleBench:
         log(f"THE BASELINE FAILED at {step!r} (all of its output: {saved}); "
             f"the current tree goes on alone:\n{self.failure.message}")  # fmt: skip
 
-    def timed(self, tree: Tree, name: str, hosts: list[str], note: str) -> report.AnsibleRun:
-        inventory = self.inventory(tree, hosts)
-        log(f"{name} [{tree.label}{note}]: site.yml on {len(hosts)} host(s)")
+    def timed(
+        self, tree: Tree, name: str, hosts: list[str], note: str, combo: bench_hosts.Combo
+    ) -> report.AnsibleRun:
+        inventory = self.inventory(tree, hosts, combo)
+        log(f"{name} [{tree.label}, {combo.label}{note}]: site.yml on {len(hosts)} host(s)")
         self.loads.append(load_snapshot())
-        site = run_site(inventory, hosts, tree=tree.root)
+        site = run_site(inventory, hosts, tree=tree.root, strategy=combo.strategy)
         run = report.ansible_run(
             name,
             hosts,
@@ -942,6 +1137,8 @@ class AnsibleBench:
             site.output,
             controller_cpu_s=round(site.controller_cpu_s, 2),
             hosts_cpu_s=round(site.hosts_cpu_s, 2),
+            transport=combo.transport,
+            strategy=combo.strategy,
         )
         log(
             f"  {run.seconds:.1f} s (CPU {run.controller_cpu_s:.1f} s controller + "
@@ -952,17 +1149,27 @@ class AnsibleBench:
             log(f"    {task_s:5.1f} s  {task}")
         return run
 
-    def step(self, name: str, count: int, *, rounds: int = 1, check: Check | None = None) -> None:
+    def step(
+        self,
+        name: str,
+        count: int,
+        *,
+        rounds: int = 1,
+        check: Check | None = None,
+        combo: bench_hosts.Combo = bench_hosts.DEFAULT_COMBO,
+    ) -> None:
         """One step on every tree, back to back (rounds alternate the trees); the median of
-        the rounds is kept. A failure of the current tree ends the benchmark."""
+        the rounds is kept. A failure of the current tree ends the benchmark. The baseline
+        runs the first transport and strategy only."""
         measured: dict[str, list[report.AnsibleRun]] = {}
+        first = bench_hosts.combos(self.args.transports, self.args.strategies)[0]
         for round_no in range(1, rounds + 1):
             note = f", round {round_no}/{rounds}" if rounds > 1 else ""
-            for tree in self.trees():
+            for tree in self.trees() if combo == first else [self.current]:
                 hosts = tree.names(count)
                 try:
                     afters = [check(host) for host in hosts] if check else []
-                    run = self.timed(tree, name, hosts, note)
+                    run = self.timed(tree, name, hosts, note, combo)
                     for after in afters:
                         after()
                 except (RuntimeError, ValueError) as error:
@@ -1001,22 +1208,53 @@ class AnsibleBench:
         ]
 
     def measure(self) -> None:
+        """For each host count, on fresh containers: a fresh converge (the first transport
+        and strategy), then for each transport and strategy a no-change re-run (--rounds of
+        them), a back-end-only and a front-end-only redeploy."""
         rounds = self.args.rounds
-        remove_containers(self.all_names())
-        start_containers([name for tree in self.trees() for name in tree.names(1)])
-        self.step("fresh converge, 1 host", 1)
-        self.step("no-change re-run", 1, rounds=rounds)
-        change_backend(self.backend, self.started.strftime("%Y%m%d%H%M%S"))
-        self.step("back-end-only redeploy", 1, check=gunicorn_restarted)
-        script = change_frontend(self.dist, self.started.strftime("%Y%m%d%H%M%S"))
-        self.step("front-end-only redeploy", 1, check=serves(script))
+        combos = bench_hosts.combos(self.args.transports, self.args.strategies)
+        stamp = self.started.strftime("%Y%m%d%H%M%S")
         for count in self.args.hosts:
-            if count == 1:
-                continue
             remove_containers(self.all_names())
-            start_containers([name for tree in self.trees() for name in tree.names(count)])
-            self.step(f"fresh converge, {count} hosts", count)
-            self.step(f"no-change re-run, {count} hosts", count, rounds=rounds)
+            start_containers(
+                [name for tree in self.trees() for name in tree.names(count)],
+                ssh="ssh" in self.args.transports,
+            )
+            suffix = "" if count == 1 else f", {count} hosts"
+            self.step(f"fresh converge, {count} host{'s' if count > 1 else ''}", count,
+                      combo=combos[0])  # fmt: skip
+            for combo in combos:
+                build = f"{stamp}-{count}-{combo.transport}-{combo.strategy}"
+                self.step(f"no-change re-run{suffix}", count, rounds=rounds, combo=combo)
+                change_backend(self.backend, build)
+                self.step(f"back-end-only redeploy{suffix}", count, check=gunicorn_restarted,
+                          combo=combo)  # fmt: skip
+                script = change_frontend(self.dist, build)
+                self.step(f"front-end-only redeploy{suffix}", count, check=serves(script),
+                          combo=combo)  # fmt: skip
+                if count == 1:
+                    self.measure_floors(combo)
+
+    def measure_floors(self, combo: bench_hosts.Combo) -> None:
+        """What one task of each kind costs on the first container (tools/bench_hosts)."""
+        hosts = self.current.names(1)
+        inventory = self.inventory(self.current, hosts, combo)
+        for kind in bench_hosts.FLOOR_TASKS:
+            playbook = WORK / f"floor-{kind}.yml"
+            playbook.write_text(bench_hosts.floor_playbook(kind, FLOOR_TASK_COUNT))
+            log(f"what one task costs: {FLOOR_TASK_COUNT} tasks {kind} [{combo.label}]")
+            site = run_site(inventory, hosts, profile=False, playbook=playbook,
+                            strategy=combo.strategy)  # fmt: skip
+            floor = report.TaskFloor(
+                kind,
+                combo.transport,
+                combo.strategy,
+                FLOOR_TASK_COUNT,
+                round(site.seconds, 2),
+                round(site.controller_cpu_s, 2),
+            )
+            log(f"  {floor.ms_per_task:.0f} ms per task, {floor.cpu_ms_per_task:.0f} ms CPU")
+            self.floors.append(floor)
 
     def run(self) -> int:
         try:
@@ -1039,16 +1277,19 @@ class AnsibleBench:
 
     def report(self) -> None:
         runs, base_runs = self.runs["current"], self.runs["baseline"]
-        targets = report.ansible_targets({run.name: run for run in runs})
+        targets = report.ansible_targets(runs)
         header = {
             "date": self.started.strftime("%Y-%m-%d %H:%M UTC"),
             "machine": ", ".join(f"{k} {v}" for k, v in machine().items()),
             "load": describe_load(self.loads),
             "how": (
                 "wall time of `ansible-playbook -i <generated inventory> site.yml` from the "
-                "controller (this machine) to fresh systemd containers over "
-                "community.docker.docker; the inventory has the demo's variables; "
-                "counts from PLAY RECAP"
+                "controller (this machine) to fresh systemd containers, over Docker's exec "
+                "(`docker`, i.e. community.docker.docker) or SSH (Debian's sshd in the "
+                "containers, key-only; Ansible's ControlPersist and the checkout's "
+                "pipelining), with Ansible's `linear` strategy or Mitogen's `mitogen_linear`; "
+                "the inventory has the demo's variables; counts from PLAY RECAP; controller "
+                "CPU includes the SSH control masters a run started"
             ),
             "ansible": _ansible_version(),
         }
@@ -1074,13 +1315,20 @@ class AnsibleBench:
             header,
             baseline=base_runs if self.baseline is not None else None,
             baseline_failure=self.failure,
+            floors=self.floors,
         )
         data: dict[str, object] = {
             "kind": "ansible",
+            "floors": report.to_jsonable(self.floors),
             "date": self.started.isoformat(timespec="seconds"),
             "machine": machine(),
             "load": self.loads,
-            "config": {"hosts": list(self.args.hosts), "rounds": self.args.rounds},
+            "config": {
+                "hosts": list(self.args.hosts),
+                "rounds": self.args.rounds,
+                "transports": list(self.args.transports),
+                "strategies": list(self.args.strategies),
+            },
             "runs": report.to_jsonable(runs),
             "targets": report.to_jsonable(targets),
         }
@@ -1125,7 +1373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     http = sub.add_parser("http", help="seed vs collection vs direct under wrk (make bench)")
     http.add_argument("--rounds", type=int, default=3)
-    http.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    http.add_argument("--duration", type=int, default=4, help="seconds per load (wrk, h2load)")
     http.add_argument("--connections", type=int, default=64)
     http.add_argument("--threads", type=int, default=2)
     http.add_argument("--setups", nargs="+", default=list(report.SETUPS),
@@ -1145,7 +1393,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="passed to site.yml for experiments (the collection is then not its defaults)",
     )
     ans = sub.add_parser("ansible", help="site.yml's own run time (make bench-ansible)")
-    ans.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4])
+    ans.add_argument("--hosts", type=int, nargs="+", default=[1, 4, 8])
+    ans.add_argument(
+        "--transports",
+        nargs="+",
+        choices=bench_hosts.TRANSPORTS,
+        default=list(bench_hosts.TRANSPORTS),
+        help="how Ansible reaches the containers (default: both)",
+    )
+    ans.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=bench_hosts.STRATEGIES,
+        default=list(bench_hosts.STRATEGIES),
+        help="Ansible's linear strategy, Mitogen's mitogen_linear (default: both)",
+    )
     ans.add_argument(
         "--output",
         type=result_stem,

@@ -12,7 +12,18 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-SETUPS = ("seed", "collection", "direct")
+# seed, collection and direct over plain HTTP (wrk); then the collection's gateway over HTTPS,
+# HTTP/1.1 (wrk) and HTTP/2 (h2load), from a second site of the same role with TLS on.
+SETUPS = ("seed", "collection", "direct", "https_h1", "https_h2")
+PLAIN_SETUPS = ("seed", "collection", "direct")
+TLS_SETUPS = ("https_h1", "https_h2")
+SETUP_LABELS = {
+    "seed": "seed",
+    "collection": "collection",
+    "direct": "direct",
+    "https_h1": "collection HTTPS, HTTP/1.1",
+    "https_h2": "collection HTTPS, HTTP/2",
+}
 
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -124,6 +135,120 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
+# --- h2load (HTTP/2) ---------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (pct in 0-100) of unsorted values."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil(n * pct / 100), at least 1
+    return float(ordered[int(rank) - 1])
+
+
+def parse_h2load(output: str, log: str) -> WrkResult:
+    """h2load's report and its --log-file (tab-separated: start time in µs since the epoch,
+    HTTP status, µs to complete the request), as a WrkResult: the log gives p50 and p99,
+    which the report lacks. Failed, errored and timed-out requests count as socket errors,
+    statuses >= 400 as non-2xx."""
+    finished = re.search(r"^finished in ([0-9.]+)(\w+), ", output, re.M)
+    counts = re.search(
+        r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+        r"(\d+) errored, (\d+) timeout",
+        output,
+        re.M,
+    )
+    statuses = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", output, re.M)
+    traffic = re.search(r"^traffic: \S+ \((\d+)\) total", output, re.M)
+    if finished is None or counts is None or statuses is None or traffic is None:
+        raise ValueError("no h2load report found:\n" + output[-1500:])
+    duration_s = parse_duration_ms(finished.group(1) + finished.group(2)) / 1000
+    done = int(counts.group(3))
+    failed, errored, timeout = (int(counts.group(n)) for n in (5, 6, 7))
+    times_ms = [int(line.split("\t")[2]) / 1000 for line in log.splitlines() if line.strip()]
+    if not times_ms:
+        raise ValueError("h2load's log file has no request")
+    return WrkResult(
+        requests=done,
+        duration_s=duration_s,
+        requests_per_s=done / duration_s if duration_s else 0.0,
+        p50_ms=percentile(times_ms, 50),
+        p99_ms=percentile(times_ms, 99),
+        bytes_read=int(traffic.group(1)),
+        socket_errors=failed + errored + timeout,
+        non_2xx=int(statuses.group(3)) + int(statuses.group(4)),
+    )
+
+
+# --- CPU per request ---------------------------------------------------------------------
+
+# The parts of a request's path whose CPU is read, in report order.
+CPU_PARTS = ("gateway", "app", "loadgen")
+CPU_PART_LABELS = {
+    "gateway": "nginx",
+    "app": "Gunicorn",
+    "loadgen": "load generator",
+    "total": "total",
+}
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    """CPU seconds (user + system) used during one load by nginx.service (gateway), the
+    Gunicorn service that answered (app) and the load generator's own unit (loadgen)."""
+
+    gateway_s: float
+    app_s: float
+    loadgen_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.gateway_s + self.app_s + self.loadgen_s
+
+    def per_request_us(self, requests: int) -> dict[str, float]:
+        """CPU-µs per request completed, by part and in total: the CPU time the load cost,
+        whatever share of the cores each process got meanwhile."""
+        if requests <= 0:
+            raise ValueError("no request completed")
+        values = dict(zip(CPU_PARTS, (self.gateway_s, self.app_s, self.loadgen_s), strict=True))
+        values["total"] = self.total_s
+        return {part: seconds * 1e6 / requests for part, seconds in values.items()}
+
+
+def parse_unit_cpu_s(output: str) -> dict[str, float]:
+    """tools/bench.py's UNIT_CPU_SCRIPT: one line per unit, "UNIT CPUUsageNSec N" (systemd's
+    own figure) or "UNIT usage_usec N" (the unit's cgroup v2 cpu.stat, where systemd has no
+    cpuacct to read, as under a hybrid cgroup v1 layout), in CPU seconds by unit. A unit
+    with neither is refused."""
+    scale = {"CPUUsageNSec": 1e-9, "usage_usec": 1e-6}
+    cpu: dict[str, float] = {}
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        unit, kind, value = [*line.split(), "", ""][:3]
+        if kind not in scale or not value.isdigit():
+            raise ValueError(f"no CPU figure for {unit or line!r}: {line.strip()!r}")
+        cpu[unit] = int(value) * scale[kind]
+    return cpu
+
+
+TIMES_MARKER = "LOADGEN_TIMES"
+
+
+def parse_times_children_s(output: str) -> float:
+    """The CPU seconds (user + system) of the children a shell has waited for: the second
+    line that bash's `times` prints ("0m1.234s 0m0.567s") after TIMES_MARKER."""
+    _, marker, rest = output.rpartition(TIMES_MARKER + "\n")
+    lines = rest.splitlines()
+    if not marker or len(lines) < 2:
+        raise ValueError(f"no {TIMES_MARKER} and `times` lines:\n" + output[-800:])
+    spans = re.findall(r"([0-9]+)m([0-9]+(?:\.[0-9]+)?)s", lines[1])
+    if len(spans) != 2:
+        raise ValueError(f"not the output of `times`: {lines[1]!r}")
+    return sum(int(minutes) * 60 + float(seconds) for minutes, seconds in spans)
+
+
 # --- rounds, medians and ratios ----------------------------------------------------------
 
 
@@ -133,6 +258,7 @@ class Sample:
     setup: str
     endpoint: str
     result: WrkResult
+    cpu: CpuUsage | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +273,15 @@ class Summary:
     p99_ms: float
     bytes_per_request: float
     errors: int
+    # Medians over the rounds of the CPU-µs per request (None: not measured).
+    gateway_cpu_us: float | None = None
+    app_cpu_us: float | None = None
+    loadgen_cpu_us: float | None = None
+    total_cpu_us: float | None = None
+
+    def cpu_us(self, part: str) -> float | None:
+        value: float | None = getattr(self, f"{part}_cpu_us")
+        return value
 
 
 def median(values: Iterable[float]) -> float:
@@ -156,12 +291,30 @@ def median(values: Iterable[float]) -> float:
     return float(statistics.median(data))
 
 
-def summarize(samples: Iterable[Sample]) -> dict[tuple[str, str], Summary]:
-    grouped: dict[tuple[str, str], list[WrkResult]] = {}
-    for sample in samples:
-        grouped.setdefault((sample.setup, sample.endpoint), []).append(sample.result)
+def _cpu_medians(samples: Sequence[Sample]) -> dict[str, float]:
+    """Medians of each part's CPU-µs per request over the samples that measured CPU (each
+    part's own median, so the total's median need not be the sum of the parts')."""
+    per_request = [
+        s.cpu.per_request_us(s.result.requests)
+        for s in samples
+        if s.cpu is not None and s.result.requests > 0
+    ]
+    if not per_request:
+        return {}
     return {
-        (setup, endpoint): Summary(
+        f"{part}_cpu_us": median(values[part] for values in per_request)
+        for part in (*CPU_PARTS, "total")
+    }
+
+
+def summarize(samples: Iterable[Sample]) -> dict[tuple[str, str], Summary]:
+    grouped: dict[tuple[str, str], list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault((sample.setup, sample.endpoint), []).append(sample)
+    summaries = {}
+    for (setup, endpoint), group in grouped.items():
+        results = [s.result for s in group]
+        summaries[(setup, endpoint)] = Summary(
             setup=setup,
             endpoint=endpoint,
             rounds=len(results),
@@ -170,9 +323,9 @@ def summarize(samples: Iterable[Sample]) -> dict[tuple[str, str], Summary]:
             p99_ms=median(r.p99_ms for r in results),
             bytes_per_request=median(r.bytes_per_request for r in results),
             errors=sum(r.errors for r in results),
+            **_cpu_medians(group),
         )
-        for (setup, endpoint), results in grouped.items()
-    }
+    return summaries
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -237,6 +390,15 @@ def http_targets(
                 coll.p99_ms <= seed.p99_ms,
             )
         )
+        if coll.gateway_cpu_us is not None and seed.gateway_cpu_us is not None:
+            targets.append(
+                Target(
+                    f"{spec.label}: collection nginx CPU-µs/request vs seed",
+                    f"{coll.gateway_cpu_us:.1f} µs vs {seed.gateway_cpu_us:.1f} µs",
+                    "<= seed",
+                    coll.gateway_cpu_us <= seed.gateway_cpu_us,
+                )
+            )
     return targets
 
 
@@ -309,6 +471,85 @@ def encoding_markdown(
     return lines
 
 
+# --- CPU per request and HTTPS, as tables -----------------------------------------------
+
+
+def _cpu_cell(summary: Summary | None, part: str) -> str:
+    value = summary.cpu_us(part) if summary is not None else None
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def cpu_markdown(
+    summaries: Mapping[tuple[str, str], Summary], endpoints: Sequence[EndpointSpec]
+) -> list[str]:
+    """CPU-µs per request completed, by part, beside requests/s, for every setup measured."""
+    if not any(s.total_cpu_us is not None for s in summaries.values()):
+        return []
+    parts = (*CPU_PARTS, "total")
+    lines = [
+        "## CPU per request (CPU-µs per request completed, medians of the rounds)",
+        "",
+        "CPU time (user + system) used during the load, divided by the requests completed: "
+        "the time a process waited for a core is not in it. nginx is `nginx.service` "
+        "(idle for direct) and Gunicorn the unit that answered, each read from its cgroup "
+        "before and after the load (systemd's `CPUUsageNSec`, else the unit's cgroup v2 "
+        "`cpu.stat`); the load generator (wrk; h2load for HTTP/2) is read from the shell "
+        "that waited for it (bash's `times`).",
+        "",
+        "| endpoint | setup | req/s | "
+        + " | ".join(f"{CPU_PART_LABELS[p]} µs" for p in parts)
+        + " |",
+        "|---|---|---:|" + "---:|" * len(parts),
+    ]
+    for spec in endpoints:
+        for setup in SETUPS:
+            summary = summaries.get((setup, spec.key))
+            if summary is None:
+                continue
+            cells = " | ".join(_cpu_cell(summary, p) for p in parts)
+            lines.append(
+                f"| `{spec.label}` | {SETUP_LABELS.get(setup, setup)} "
+                f"| {_fmt_num(summary.requests_per_s)} | {cells} |"
+            )
+    return lines
+
+
+def tls_markdown(
+    summaries: Mapping[tuple[str, str], Summary], endpoints: Sequence[EndpointSpec]
+) -> list[str]:
+    """The collection over HTTPS (HTTP/1.1, HTTP/2) against plain HTTP, endpoint by endpoint."""
+    setups = ("collection", *TLS_SETUPS)
+    if not any((setup, spec.key) in summaries for setup in TLS_SETUPS for spec in endpoints):
+        return []
+    names = ("HTTP", "HTTPS/1.1", "HTTPS/2")
+    lines = [
+        "## HTTPS against plain HTTP (collection, same rounds)",
+        "",
+        "| endpoint | "
+        + " | ".join(f"{n} req/s" for n in names)
+        + " | "
+        + " | ".join(f"{n} p99 ms" for n in names)
+        + " | "
+        + " | ".join(f"{n} nginx µs" for n in names)
+        + " | "
+        + " | ".join(f"{n} total µs" for n in names)
+        + " |",
+        "|---|" + "---:|" * 12,
+    ]
+    for spec in endpoints:
+        row = [summaries.get((setup, spec.key)) for setup in setups]
+        if all(summary is None for summary in row[1:]):
+            continue
+        cells = (
+            [_cell(s, "requests_per_s", 0) for s in row]
+            + [_cell(s, "p99_ms", 2) for s in row]
+            + [_cpu_cell(s, "gateway") for s in row]
+            + [_cpu_cell(s, "total") for s in row]
+        )
+        lines.append(f"| `{spec.label}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 # --- Ansible runs ------------------------------------------------------------------------
 
 
@@ -368,6 +609,18 @@ class AnsibleRun:
     # A run measured in several rounds (combine_rounds): each round's seconds and changes.
     round_seconds: list[float] = field(default_factory=list)
     round_changed: list[int] = field(default_factory=list)
+    # How site.yml reached the hosts and which strategy ran it (tools/bench_hosts).
+    transport: str = "docker"
+    strategy: str = "linear"
+
+    @property
+    def way(self) -> str:
+        return f"{self.transport}, {self.strategy}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies a step: its name, transport and strategy."""
+        return (self.name, self.transport, self.strategy)
 
 
 def ansible_run(
@@ -379,6 +632,8 @@ def ansible_run(
     *,
     controller_cpu_s: float = 0.0,
     hosts_cpu_s: float = 0.0,
+    transport: str = "docker",
+    strategy: str = "linear",
 ) -> AnsibleRun:
     """Figures of one ansible-playbook run; counts are the sums over its hosts."""
     recaps = parse_recap(output)
@@ -396,6 +651,8 @@ def ansible_run(
         slowest=parse_profile_tasks(output, slowest_limit),
         controller_cpu_s=controller_cpu_s,
         hosts_cpu_s=hosts_cpu_s,
+        transport=transport,
+        strategy=strategy,
     )
 
 
@@ -456,11 +713,14 @@ class Comparison:
 
 def compare_runs(current: Sequence[AnsibleRun], baseline: Sequence[AnsibleRun]) -> list[Comparison]:
     """The current tree's runs, in their order, each beside the baseline's run of the same
-    name."""
-    by_name = {run.name: run for run in baseline}
+    name, transport and strategy."""
+    by_key = {run.key: run for run in baseline}
+    ways = {run.way for run in baseline}
     comparisons = []
     for run in current:
-        base = by_name.get(run.name)
+        if ways and run.way not in ways:
+            continue  # the baseline runs one transport and strategy
+        base = by_key.get(run.key)
         comparisons.append(
             Comparison(
                 name=run.name,
@@ -493,27 +753,110 @@ def comparisons_jsonable(comparisons: Sequence[Comparison]) -> list[dict[str, ob
     ]
 
 
-def ansible_targets(runs: Mapping[str, AnsibleRun]) -> list[Target]:
-    goals = (
-        ("no-change re-run", 15.0),
-        ("back-end-only redeploy", 30.0),
-        ("front-end-only redeploy", 15.0),
-    )
-    targets = [
-        Target(name, f"{runs[name].seconds:.1f} s", f"< {limit:.0f} s", runs[name].seconds < limit)
-        for name, limit in goals
-        if name in runs
+@dataclass(frozen=True)
+class TaskFloor:
+    """What one task of a kind costs (tools/bench_hosts.FLOOR_TASKS): a playbook of `tasks`
+    of them on one host, by a transport and strategy."""
+
+    kind: str
+    transport: str
+    strategy: str
+    tasks: int
+    seconds: float
+    controller_cpu_s: float
+
+    @property
+    def way(self) -> str:
+        return f"{self.transport}, {self.strategy}"
+
+    @property
+    def ms_per_task(self) -> float:
+        return 1000 * self.seconds / self.tasks
+
+    @property
+    def cpu_ms_per_task(self) -> float:
+        return 1000 * self.controller_cpu_s / self.tasks
+
+
+def floor_bounds(runs: Sequence[AnsibleRun], floors: Sequence[TaskFloor]) -> list[str]:
+    """For each one-host no-change re-run: what its tasks cost at the floor of its transport
+    and strategy, a skipped task at the `skipped` floor and a task that ran at least at the
+    `set_fact` floor (a controller-only task) and at most at the `stat` one (a module run)."""
+    by_way = {(floor.way, floor.kind): floor for floor in floors}
+    lines = []
+    for run in runs:
+        if run.name != "no-change re-run":
+            continue
+        skipped = by_way.get((run.way, "skipped"))
+        low = by_way.get((run.way, "set_fact"))
+        high = by_way.get((run.way, "stat"))
+        if skipped is None or low is None or high is None:
+            continue
+        base = run.skipped * skipped.ms_per_task
+        least = (base + run.tasks_ok * low.ms_per_task) / 1000
+        most = (base + run.tasks_ok * high.ms_per_task) / 1000
+        lines.append(
+            f"- no-change re-run [{run.way}]: {run.seconds:.1f} s for {run.tasks_ok} tasks run "
+            f"and {run.skipped} skipped; at this transport's floor they cost "
+            f"{least:.1f} s (every task run a controller-only one) to {most:.1f} s (every "
+            "one a module run)"
+        )
+    return lines
+
+
+def floors_markdown(floors: Sequence[TaskFloor]) -> list[str]:
+    lines = [
+        "| task | transport, strategy | tasks | ms per task | controller CPU ms per task |",
+        "|---|---|---:|---:|---:|",
     ]
-    for kind, one_name, four_name in (
-        ("fresh converge", "fresh converge, 1 host", "fresh converge, 4 hosts"),
-        ("no-change re-run", "no-change re-run", "no-change re-run, 4 hosts"),
-    ):
-        one, four = runs.get(one_name), runs.get(four_name)
-        if one is not None and four is not None:
-            factor = four.seconds / one.seconds
-            targets.append(
-                Target(f"4 hosts / 1 host ({kind})", f"{factor:.2f}x", "< 1.5x", factor < 1.5)
-            )
+    for floor in floors:
+        lines.append(
+            f"| {floor.kind} | {floor.way} | {floor.tasks} | {floor.ms_per_task:.0f} "
+            f"| {floor.cpu_ms_per_task:.0f} |"
+        )
+    return lines
+
+
+# The goals of site.yml's run time: seconds on one host, no-change re-runs on N hosts
+# against one, and the controller's CPU per host of a no-change re-run.
+RUN_GOALS = (
+    ("no-change re-run", 5.0),
+    ("front-end-only redeploy", 8.0),
+    ("back-end-only redeploy", 15.0),
+)
+SCALE_GOALS = ((4, 1.5), (8, 2.0))
+CONTROLLER_CPU_PER_HOST_GOAL = 2.0
+
+
+def ansible_targets(runs: Sequence[AnsibleRun]) -> list[Target]:
+    """The goals, for each transport and strategy measured."""
+    targets = []
+    for way in dict.fromkeys(run.way for run in runs):
+        by_name = {run.name: run for run in runs if run.way == way}
+        for name, limit in RUN_GOALS:
+            run = by_name.get(name)
+            if run is not None:
+                targets.append(
+                    Target(f"{name} [{way}]", f"{run.seconds:.1f} s", f"<= {limit:.0f} s",
+                           run.seconds <= limit)
+                )  # fmt: skip
+        one = by_name.get("no-change re-run")
+        for count, factor_limit in SCALE_GOALS:
+            many = by_name.get(f"no-change re-run, {count} hosts")
+            if one is not None and many is not None:
+                factor = many.seconds / one.seconds
+                targets.append(
+                    Target(f"no-change re-run, {count} hosts / 1 host [{way}]", f"{factor:.2f}x",
+                           f"<= {factor_limit}x", factor <= factor_limit)
+                )  # fmt: skip
+        for run in by_name.values():
+            if run.name.startswith("no-change re-run"):
+                per_host = run.controller_cpu_s / run.hosts
+                targets.append(
+                    Target(f"controller CPU per host, {run.name} [{way}]", f"{per_host:.1f} s",
+                           f"<= {CONTROLLER_CPU_PER_HOST_GOAL:.0f} s",
+                           per_host <= CONTROLLER_CPU_PER_HOST_GOAL)
+                )  # fmt: skip
     return targets
 
 
@@ -584,7 +927,8 @@ def http_markdown(
             if summary is None:
                 continue
             lines.append(
-                f"| `{spec.label}` | {setup} | {_fmt_num(summary.requests_per_s)} "
+                f"| `{spec.label}` | {SETUP_LABELS.get(setup, setup)} "
+                f"| {_fmt_num(summary.requests_per_s)} "
                 f"| {summary.p50_ms:.2f} | {summary.p99_ms:.2f} | {summary.errors} "
                 f"| {_fmt_num(summary.bytes_per_request)} |"
             )
@@ -608,14 +952,14 @@ def _counts(run: AnsibleRun) -> str:
 
 def runs_markdown(runs: Sequence[AnsibleRun]) -> list[str]:
     lines = [
-        "| run | hosts | seconds | CPU s controller + hosts | tasks ok | changed | skipped "
-        "| slowest task |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| run | hosts | transport, strategy | seconds | CPU s controller + hosts | tasks ok "
+        "| changed | skipped | slowest task |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         slowest = f"{run.slowest[0][0]} ({run.slowest[0][1]:.1f} s)" if run.slowest else "-"
         lines.append(
-            f"| {run.name} | {run.hosts} | {run.seconds:.1f} "
+            f"| {run.name} | {run.hosts} | {run.way} | {run.seconds:.1f} "
             f"| {run.controller_cpu_s:.1f} + {run.hosts_cpu_s:.1f} | {run.tasks_ok} "
             f"| {_changed_cell(run)} | {run.skipped} | {slowest} |"
         )
@@ -626,7 +970,7 @@ def rounds_notes(runs: Sequence[AnsibleRun], tree: str = "") -> list[str]:
     """One line per run measured in rounds: each round's seconds."""
     prefix = f"{tree} " if tree else ""
     return [
-        f"- {prefix}{run.name}: median of {len(run.round_seconds)} rounds, "
+        f"- {prefix}{run.name} [{run.way}]: median of {len(run.round_seconds)} rounds, "
         + ", ".join(f"{s:.1f}" for s in run.round_seconds)
         + " s"
         for run in runs
@@ -668,9 +1012,11 @@ def ansible_markdown(
     *,
     baseline: Sequence[AnsibleRun] | None = None,
     baseline_failure: BaselineFailure | None = None,
+    floors: Sequence[TaskFloor] = (),
 ) -> str:
-    """The report: the current tree's runs and, with a baseline, the two trees side by side
-    (ratios current / baseline), the baseline's own runs and where it failed, if it did."""
+    """The report: the current tree's runs, what one task costs (floors) and, with a
+    baseline, the two trees side by side (ratios current / baseline), the baseline's own
+    runs and where it failed, if it did."""
     lines = ["# Ansible benchmark: site.yml's own run time", ""]
     lines += [f"- **{key}**: {value}" for key, value in header.items()]
     lines += [""]
@@ -689,6 +1035,17 @@ def ansible_markdown(
             "tasks of the first round (changes per round when they differ):",
             "",
             *notes,
+        ]
+    if floors:
+        lines += ["", "## What one task costs", ""]
+        lines += floors_markdown(floors)
+        lines += [
+            "",
+            "A playbook of tasks of one kind on one host, without facts: skipped (`when: "
+            "false`), `set_fact` (on the controller only) and `stat` (a module run on the "
+            "host). What site.yml's runs cost at these floors:",
+            "",
+            *floor_bounds(runs, floors),
         ]
     if baseline is not None:
         lines += ["", "## Against the baseline", ""]

@@ -1,18 +1,22 @@
 """Run Molecule scenarios, a few at a time (`make molecule`, `make test`).
 
 Much of a scenario's time is spent waiting (systemd booting in a container, apt and PyPI
-downloads, the tests' own load loops and sleeps), so two scenarios at once on two cores take
-less time than one after the other. Each scenario's output goes to
-.cache/molecule-logs/<scenario>.log and is printed whole when the scenario ends, so that
-outputs never interleave; the end of the run lists every scenario with its time and result,
-and the exit status is not 0 when one failed.
+downloads, the tests' own load loops and sleeps), so a few scenarios at once on two cores
+take less time than one after the other. Each scenario's output goes to
+.cache/molecule-logs/<scenario>.log, every line behind the minutes and seconds since the
+scenario started, and is printed whole when the scenario ends, so that outputs never
+interleave; the end of the run lists every scenario with its time and result, and the exit
+status is not 0 when one failed. `--checks COMMAND` runs a command of its own (make test:
+lint, unit tests, sanity) as the first job, beside the first scenarios, its output in
+checks.log: mostly single-threaded, it would otherwise leave a core idle before them.
 
-    python -m tools.molecule_suite [--jobs N] SCENARIO...
+    python -m tools.molecule_suite [--jobs N] [--checks COMMAND] SCENARIO...
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 import threading
@@ -53,19 +57,17 @@ def run_timestamped(argv: list[str], out: TextIO, started: float) -> int:
     return process.wait()
 
 
-def run_scenario(
-    scenario: str, print_lock: threading.Lock, command: tuple[str, ...], logs: Path
-) -> Outcome:
-    log = logs / f"{scenario}.log"
+def run_job(name: str, argv: list[str], print_lock: threading.Lock, logs: Path) -> Outcome:
+    log = logs / f"{name}.log"
     started = time.monotonic()
     with log.open("w") as out:
-        returncode = run_timestamped([*command, scenario], out, started)
-    outcome = Outcome(scenario, returncode, time.monotonic() - started)
+        returncode = run_timestamped(argv, out, started)
+    outcome = Outcome(name, returncode, time.monotonic() - started)
     with print_lock:
-        print(f"===== {' '.join(command)} {scenario} =====", flush=True)
+        print(f"===== {shlex.join(argv)} =====", flush=True)
         sys.stdout.write(log.read_text(errors="replace"))
         verdict = "passed" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
-        print(f"===== {scenario}: {verdict} in {outcome.seconds:.0f} s =====", flush=True)
+        print(f"===== {name}: {verdict} in {outcome.seconds:.0f} s =====", flush=True)
     return outcome
 
 
@@ -74,10 +76,15 @@ def run_all(
     jobs: int,
     command: tuple[str, ...] = MOLECULE_TEST,
     logs: Path = LOGS,
+    checks: list[str] | None = None,
 ) -> list[Outcome]:
-    """Every scenario, at most `jobs` at once, taken in the order given."""
+    """Every scenario, at most `jobs` at once, taken in the order given; `checks`, a
+    command of its own, first (job `checks`)."""
     logs.mkdir(parents=True, exist_ok=True)
-    queue = list(scenarios)
+    queue = [(name, [*command, name]) for name in scenarios]
+    if checks:
+        queue.insert(0, ("checks", checks))
+    order = {name: index for index, (name, _) in enumerate(queue)}
     outcomes: list[Outcome] = []
     lock = threading.Lock()
     print_lock = threading.Lock()
@@ -87,8 +94,8 @@ def run_all(
             with lock:
                 if not queue:
                     return
-                scenario = queue.pop(0)
-            outcome = run_scenario(scenario, print_lock, command, logs)
+                name, argv = queue.pop(0)
+            outcome = run_job(name, argv, print_lock, logs)
             with lock:
                 outcomes.append(outcome)
 
@@ -97,22 +104,33 @@ def run_all(
         thread.start()
     for thread in threads:
         thread.join()
-    order = {name: index for index, name in enumerate(scenarios)}
     return sorted(outcomes, key=lambda outcome: order[outcome.scenario])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="+")
-    parser.add_argument("--jobs", type=int, default=2, help="scenarios at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="jobs at once (default 2)")
+    parser.add_argument(
+        "--checks", help="a command run as the first job, e.g. 'make lint unit sanity'"
+    )
     args = parser.parse_args(argv)
-    return run_and_report(args.scenarios, args.jobs, MOLECULE_TEST, LOGS)
+    checks = shlex.split(args.checks) if args.checks else None
+    return run_and_report(args.scenarios, args.jobs, MOLECULE_TEST, LOGS, checks)
 
 
-def run_and_report(scenarios: list[str], jobs: int, command: tuple[str, ...], logs: Path) -> int:
+def run_and_report(
+    scenarios: list[str],
+    jobs: int,
+    command: tuple[str, ...],
+    logs: Path,
+    checks: list[str] | None = None,
+) -> int:
     started = time.monotonic()
-    outcomes = run_all(scenarios, jobs, command, logs)
-    print(f"\nMolecule scenarios, {jobs} at a time ({time.monotonic() - started:.0f} s):")
+    outcomes = run_all(scenarios, jobs, command, logs, checks)
+    print(
+        f"\nChecks and Molecule scenarios, {jobs} at a time ({time.monotonic() - started:.0f} s):"
+    )
     for outcome in outcomes:
         verdict = "passed" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
         print(f"  {outcome.scenario:<16} {verdict:<18} {outcome.seconds:6.0f} s")

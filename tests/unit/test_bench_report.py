@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import bench, bench_report
+from tools import bench, bench_hosts, bench_report
 from tools.bench_report import Sample, WrkResult
 
 WRK_PLAIN = """\
@@ -300,32 +300,52 @@ def test_ansible_run_sums_over_hosts_and_needs_every_host() -> None:
         bench_report.ansible_run("x", [*hosts, "fullstack-webapp-bench-3"], 1.0, RECAP)
 
 
-def _run(name: str, seconds: float) -> bench_report.AnsibleRun:
-    return bench_report.AnsibleRun(name, 1, seconds, 10, 0, 0)
+def _run(
+    name: str,
+    seconds: float,
+    hosts: int = 1,
+    cpu: float = 0.0,
+    transport: str = "docker",
+    strategy: str = "linear",
+) -> bench_report.AnsibleRun:
+    return bench_report.AnsibleRun(name, hosts, seconds, 10, 0, 0, controller_cpu_s=cpu,
+                                   transport=transport, strategy=strategy)  # fmt: skip
 
 
-def test_ansible_targets() -> None:
-    runs = {
-        run.name: run
-        for run in (
-            _run("fresh converge, 1 host", 60.0),
-            _run("no-change re-run", 14.9),
-            _run("back-end-only redeploy", 30.0),
-            _run("front-end-only redeploy", 9.0),
-            _run("fresh converge, 4 hosts", 89.0),
-            _run("no-change re-run, 4 hosts", 29.8),
-        )
-    }
+def test_ansible_targets_for_each_transport_and_strategy() -> None:
+    runs = [
+        _run("fresh converge, 1 host", 60.0),
+        _run("no-change re-run", 5.0, cpu=1.9),
+        _run("back-end-only redeploy", 15.1),
+        _run("front-end-only redeploy", 8.0),
+        _run("no-change re-run, 4 hosts", 7.4, hosts=4, cpu=8.4),
+        _run("no-change re-run, 8 hosts", 10.5, hosts=8, cpu=15.0),
+        _run("no-change re-run", 4.0, cpu=1.0, transport="ssh", strategy="mitogen"),
+    ]
     targets = {t.name: t for t in bench_report.ansible_targets(runs)}
-    assert targets["no-change re-run"].met
-    assert not targets["back-end-only redeploy"].met  # strictly under 30 s
-    assert targets["front-end-only redeploy"].met
-    assert targets["4 hosts / 1 host (fresh converge)"].measured == "1.48x"
-    assert targets["4 hosts / 1 host (fresh converge)"].met
-    assert targets["4 hosts / 1 host (no-change re-run)"].measured == "2.00x"
-    assert not targets["4 hosts / 1 host (no-change re-run)"].met
-    text = bench_report.ansible_markdown(list(runs.values()), list(targets.values()), {})
-    assert "| no-change re-run | 1 | 14.9 | 0.0 + 0.0 | 10 | 0 | 0 | - |" in text
+    assert targets["no-change re-run [docker, linear]"].met  # at most 5 s
+    assert not targets["back-end-only redeploy [docker, linear]"].met
+    assert targets["front-end-only redeploy [docker, linear]"].met
+    four = targets["no-change re-run, 4 hosts / 1 host [docker, linear]"]
+    assert (four.measured, four.met) == ("1.48x", True)
+    eight = targets["no-change re-run, 8 hosts / 1 host [docker, linear]"]
+    assert (eight.measured, eight.met) == ("2.10x", False)
+    cpu = targets["controller CPU per host, no-change re-run, 4 hosts [docker, linear]"]
+    assert (cpu.measured, cpu.met) == ("2.1 s", False)
+    assert targets["controller CPU per host, no-change re-run [docker, linear]"].met
+    assert targets["no-change re-run [ssh, mitogen]"].measured == "4.0 s"
+    assert "back-end-only redeploy [ssh, mitogen]" not in targets, "only what was measured"
+    text = bench_report.ansible_markdown(runs, list(targets.values()), {})
+    assert "| no-change re-run | 1 | docker, linear | 5.0 | 1.9 + 0.0 | 10 | 0 | 0 | - |" in text
+    assert "| no-change re-run | 1 | ssh, mitogen | 4.0 | 1.0 + 0.0 | 10 | 0 | 0 | - |" in text
+
+
+def test_the_baseline_is_compared_on_its_own_transport_and_strategy() -> None:
+    current = [_run("no-change re-run", 5.0), _run("no-change re-run", 4.0, transport="ssh")]
+    baseline = [_run("no-change re-run", 10.0)]
+    [comparison] = bench_report.compare_runs(current, baseline)
+    assert comparison.current.way == "docker, linear"
+    assert comparison.seconds_ratio == 0.5
 
 
 def _timed(
@@ -357,8 +377,8 @@ def test_rounds_that_disagree_on_changes_show_each() -> None:
     )
     assert run.changed == 1  # the first round's
     text = bench_report.ansible_markdown([run], [], {})
-    assert "| no-change re-run | 1 | 14.0 | 10.0 + 5.0 | 70 | 1/0/0 | 80 |" in text
-    assert "- no-change re-run: median of 3 rounds, 14.0, 14.0, 14.0 s" in text
+    assert "| no-change re-run | 1 | docker, linear | 14.0 | 10.0 + 5.0 | 70 | 1/0/0 | 80 |" in text
+    assert "- no-change re-run [docker, linear]: median of 3 rounds, 14.0, 14.0, 14.0 s" in text
 
 
 def test_the_report_without_a_baseline_has_no_comparison() -> None:
@@ -404,10 +424,12 @@ def test_the_report_with_a_baseline_has_both_trees_and_the_ratios() -> None:
         in text
     )
     assert "### The baseline's runs" in text
-    assert "| no-change re-run | 1 | 16.0 | 10.0 + 5.0 | 70 | 0 | 80 |" in text
+    assert "| no-change re-run | 1 | docker, linear | 16.0 | 10.0 + 5.0 | 70 | 0 | 80 |" in text
     assert "failed" not in text
     # the current tree's table and the goals come as without a baseline
-    assert text.index("| no-change re-run | 1 | 12.0 | 8.0 + 5.0 |") < text.index("## Against")
+    assert text.index("| no-change re-run | 1 | docker, linear | 12.0 | 8.0 + 5.0 |") < text.index(
+        "## Against"
+    )
     assert text.rstrip().endswith("|---|---|---|---|")
 
 
@@ -534,13 +556,17 @@ def _bench(
     monkeypatch.setattr(bench, "WORK", tmp_path)
     monkeypatch.setattr(bench, "stage_sources", lambda: (tmp_path / "b", tmp_path / "d"))
     monkeypatch.setattr(bench, "load_snapshot", dict)
-    args = argparse.Namespace(hosts=[1], rounds=3, keep=False)
+    args = argparse.Namespace(
+        hosts=[1], rounds=3, keep=False, transports=["docker"], strategies=["linear"]
+    )
     ab = bench.AnsibleBench(args)
     ab.baseline = bench.Tree("baseline", tmp_path, bench.BASELINE_SUFFIX)
     calls: list[str] = []
 
-    def timed(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
-        calls.append(f"{tree.label}{note}")
+    def timed(
+        tree: bench.Tree, name: str, hosts: list[str], note: str, combo: bench_hosts.Combo
+    ) -> bench_report.AnsibleRun:
+        calls.append(f"{tree.label}{note}" + ("" if combo.strategy == "linear" else " mitogen"))
         if tree.label == "baseline" and sum(c.startswith("baseline") for c in calls) == fail_at:
             raise bench.SiteFailed(2, "TASK [x]\nfatal: [h]: FAILED! =>\n  msg: boom\n")
         return _timed(name, 10.0 + len(calls))
@@ -558,6 +584,16 @@ def test_a_step_runs_both_trees_round_by_round(
     assert ab.runs["current"][0].round_seconds == [11.0, 13.0, 15.0]
     assert ab.runs["baseline"][0].seconds == 14.0
     assert ab.failure is None
+
+
+def test_the_baseline_runs_the_first_transport_and_strategy_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ab, calls = _bench(monkeypatch, tmp_path, fail_at=0)
+    ab.args.strategies = ["linear", "mitogen"]
+    ab.step("no-change re-run", 1, combo=bench_hosts.Combo("docker", "linear"))
+    ab.step("no-change re-run", 1, combo=bench_hosts.Combo("docker", "mitogen"))
+    assert calls == ["current", "baseline", "current mitogen"]
 
 
 def test_a_failed_baseline_drops_its_step_and_the_current_tree_goes_on(
@@ -586,7 +622,9 @@ def test_a_failure_of_the_current_tree_ends_the_benchmark(
 ) -> None:
     ab, _ = _bench(monkeypatch, tmp_path, fail_at=0)
 
-    def broken(tree: bench.Tree, name: str, hosts: list[str], note: str) -> bench_report.AnsibleRun:
+    def broken(
+        tree: bench.Tree, name: str, hosts: list[str], note: str, combo: bench_hosts.Combo
+    ) -> bench_report.AnsibleRun:
         raise bench.SiteFailed(2, "fatal: [h]: FAILED!")
 
     monkeypatch.setattr(ab, "timed", broken)
@@ -603,3 +641,21 @@ def test_output_takes_a_file_stem(value: str) -> None:
 def test_output_refuses_a_path_before_anything_runs(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="not a file stem"):
         bench.result_stem(value)
+
+
+def test_what_one_task_costs_bounds_the_no_change_re_run() -> None:
+    floors = [
+        bench_report.TaskFloor("skipped", "docker", "linear", 50, 2.0, 1.5),
+        bench_report.TaskFloor("set_fact", "docker", "linear", 50, 3.0, 2.0),
+        bench_report.TaskFloor("stat", "docker", "linear", 50, 10.0, 3.0),
+    ]
+    assert (floors[2].ms_per_task, floors[2].cpu_ms_per_task) == (200.0, 60.0)
+    run = bench_report.AnsibleRun("no-change re-run", 1, 30.0, 80, 0, 120)
+    elsewhere = bench_report.AnsibleRun("no-change re-run", 1, 9.0, 80, 0, 120, transport="ssh")
+    [bound] = bench_report.floor_bounds([run, elsewhere], floors)
+    # 120 skipped at 40 ms, then 80 run at 60 to 200 ms
+    assert bound.startswith("- no-change re-run [docker, linear]: 30.0 s for 80 tasks run")
+    assert "they cost 9.6 s (every task run a controller-only one) to 20.8 s" in bound
+    text = bench_report.ansible_markdown([run], [], {}, floors=floors)
+    assert "| stat | docker, linear | 50 | 200 | 60 |" in text
+    assert bound in text

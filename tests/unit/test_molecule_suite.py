@@ -43,3 +43,22 @@ def test_exit_status_says_whether_any_scenario_failed(tmp_path: Path) -> None:
     command = ("sh", "-c", 'case "$0" in *fail*) exit 1;; esac')
     assert molecule_suite.run_and_report(["ok", "also-ok"], 2, command, tmp_path) == 0
     assert molecule_suite.run_and_report(["ok", "fail"], 2, command, tmp_path) == 1
+
+
+def test_the_checks_run_first_beside_the_scenarios_and_count_in_the_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [str(tmp_path / "first"), str(tmp_path / "second")]
+    checks = ["sh", "-c", SCRIPT, str(tmp_path / "checks-fail")]
+    status = molecule_suite.run_and_report(
+        names, 2, ("sh", "-c", SCRIPT), tmp_path / "logs", checks
+    )
+
+    assert status == 1, "a failed check fails the run"
+    checks_times = times(Path(f"{tmp_path / 'checks-fail'}.times"))
+    first, second = (times(Path(f"{name}.times")) for name in names)
+    assert checks_times[0] < first[1], "the checks ran beside the first scenario"
+    assert second[0] >= min(checks_times[1], first[1]), "two jobs at once, the checks one"
+    printed = capsys.readouterr().out
+    assert "checks           FAILED (exit 3)" in printed
+    assert (tmp_path / "logs" / "checks.log").read_text().endswith("checks-fail\n")
