@@ -51,8 +51,15 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def deploy(host: Host, *extra: str, playbook: str = "converge.yml") -> tuple[int, str]:
-    result = run_playbook(SCENARIO / playbook, host.backend.get_hostname(), *extra)
+def deploy(
+    host: Host,
+    *extra: str,
+    playbook: str = "converge.yml",
+    environment: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    result = run_playbook(
+        SCENARIO / playbook, host.backend.get_hostname(), *extra, environment=environment
+    )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -248,30 +255,15 @@ def test_mitogen_deploys_a_new_release_and_a_rerun_changes_nothing(
             {"all": {"hosts": {host.backend.get_hostname(): {"ansible_connection": "docker"}}}}
         )
     )
-    connection = ("-i", str(short_name))
-    result = run_playbook(
-        SCENARIO / "converge.yml",
-        host.backend.get_hostname(),
-        *connection,
-        "-e",
-        json.dumps({"python_uv_app_src": str(artifacts["v3-backend"])}),
-        environment=mitogen,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
+    run_args = ("-i", str(short_name), "-e", json.dumps(
+        {"python_uv_app_src": str(artifacts["v3-backend"])}))  # fmt: skip
+    code, output = deploy(host, *run_args, environment=mitogen)
+    assert code == 0, output[-4000:]
     assert "strategy plugins not included in ansible.builtin" in " ".join(output.split())
     assert "Health gate" in output
     backend, _ = facts(host)
     assert backend["current"] != before["current"]
     assert serving(host) == backend["current"]
-    rerun = run_playbook(
-        SCENARIO / "converge.yml",
-        host.backend.get_hostname(),
-        *connection,
-        "-e",
-        json.dumps({"python_uv_app_src": str(artifacts["v3-backend"])}),
-        environment=mitogen,
-    )
-    rerun_output = rerun.stdout + rerun.stderr
-    assert rerun.returncode == 0, rerun_output[-4000:]
-    assert recap_changed(rerun_output, host) == 0, rerun_output[-4000:]
+    code, output = deploy(host, *run_args, environment=mitogen)
+    assert code == 0, output[-4000:]
+    assert recap_changed(output, host) == 0, output[-4000:]
