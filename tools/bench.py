@@ -1112,8 +1112,12 @@ class AnsibleBench:
     def inventory(
         self, tree: Tree, hosts: Sequence[str], combo: bench_hosts.Combo = bench_hosts.DEFAULT_COMBO
     ) -> Path:
-        path = WORK / f"ansible-{tree.label}-{len(hosts)}-{combo.transport}.yml"
-        return write_inventory(path, hosts, self.backend, self.dist, transport=combo.transport)
+        fast = "-fast" if combo.fast_path else ""
+        path = WORK / f"ansible-{tree.label}-{len(hosts)}-{combo.transport}{fast}.yml"
+        extra = {"deploy_fast_path": True} if combo.fast_path else None
+        return write_inventory(
+            path, hosts, self.backend, self.dist, extra, transport=combo.transport
+        )
 
     def fail(self, step: str, error: Exception) -> None:
         output = error.output if isinstance(error, SiteFailed) else str(error)
@@ -1138,7 +1142,7 @@ class AnsibleBench:
             controller_cpu_s=round(site.controller_cpu_s, 2),
             hosts_cpu_s=round(site.hosts_cpu_s, 2),
             transport=combo.transport,
-            strategy=combo.strategy,
+            strategy=combo.way,
         )
         log(
             f"  {run.seconds:.1f} s (CPU {run.controller_cpu_s:.1f} s controller + "
@@ -1162,7 +1166,7 @@ class AnsibleBench:
         the rounds is kept. A failure of the current tree ends the benchmark. The baseline
         runs the first transport and strategy only."""
         measured: dict[str, list[report.AnsibleRun]] = {}
-        first = bench_hosts.combos(self.args.transports, self.args.strategies)[0]
+        first = self.combos()[0]
         for round_no in range(1, rounds + 1):
             note = f", round {round_no}/{rounds}" if rounds > 1 else ""
             for tree in self.trees() if combo == first else [self.current]:
@@ -1212,7 +1216,7 @@ class AnsibleBench:
         and strategy), then for each transport and strategy a no-change re-run (--rounds of
         them), a back-end-only and a front-end-only redeploy."""
         rounds = self.args.rounds
-        combos = bench_hosts.combos(self.args.transports, self.args.strategies)
+        combos = self.combos()
         stamp = self.started.strftime("%Y%m%d%H%M%S")
         for count in self.args.hosts:
             remove_containers(self.all_names())
@@ -1224,7 +1228,9 @@ class AnsibleBench:
             self.step(f"fresh converge, {count} host{'s' if count > 1 else ''}", count,
                       combo=combos[0])  # fmt: skip
             for combo in combos:
-                build = f"{stamp}-{count}-{combo.transport}-{combo.strategy}"
+                build = f"{stamp}-{count}-{combo.transport}-{combo.strategy}-{combo.fast_path}"
+                if combo.fast_path:
+                    self.prime(count, combo)
                 self.step(f"no-change re-run{suffix}", count, rounds=rounds, combo=combo)
                 change_backend(self.backend, build)
                 self.step(f"back-end-only redeploy{suffix}", count, check=gunicorn_restarted,
@@ -1232,8 +1238,19 @@ class AnsibleBench:
                 script = change_frontend(self.dist, build)
                 self.step(f"front-end-only redeploy{suffix}", count, check=serves(script),
                           combo=combo)  # fmt: skip
-                if count == 1:
+                if count == 1 and not combo.fast_path:
                     self.measure_floors(combo)
+
+    def combos(self) -> list[bench_hosts.Combo]:
+        return bench_hosts.combos(self.args.transports, self.args.strategies, self.args.paths)
+
+    def prime(self, count: int, combo: bench_hosts.Combo) -> None:
+        """One untimed run with the fast path on, which records what it left: the runs of
+        the other ways before it (without the fast path) deleted the record."""
+        hosts = self.current.names(count)
+        log(f"record for the fast path [{combo.label}]: site.yml on {len(hosts)} host(s), untimed")
+        inventory = self.inventory(self.current, hosts, combo)
+        run_site(inventory, hosts, tree=self.current.root, strategy=combo.strategy)
 
     def measure_floors(self, combo: bench_hosts.Combo) -> None:
         """What one task of each kind costs on the first container (tools/bench_hosts)."""
@@ -1288,6 +1305,8 @@ class AnsibleBench:
                 "(`docker`, i.e. community.docker.docker) or SSH (Debian's sshd in the "
                 "containers, key-only; Ansible's ControlPersist and the checkout's "
                 "pipelining), with Ansible's `linear` strategy or Mitogen's `mitogen_linear`; "
+                "`+ fast path`: `deploy_fast_path: true`, after an untimed run that recorded "
+                "the hosts' state (the runs of the other ways delete the record); "
                 "the inventory has the demo's variables; counts from PLAY RECAP; controller "
                 "CPU includes the SSH control masters a run started"
             ),
@@ -1328,6 +1347,7 @@ class AnsibleBench:
                 "rounds": self.args.rounds,
                 "transports": list(self.args.transports),
                 "strategies": list(self.args.strategies),
+                "paths": list(self.args.paths),
             },
             "runs": report.to_jsonable(runs),
             "targets": report.to_jsonable(targets),
@@ -1407,6 +1427,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=bench_hosts.STRATEGIES,
         default=list(bench_hosts.STRATEGIES),
         help="Ansible's linear strategy, Mitogen's mitogen_linear (default: both)",
+    )
+    ans.add_argument(
+        "--paths",
+        nargs="+",
+        choices=bench_hosts.PATHS,
+        default=list(bench_hosts.PATHS),
+        help="whole runs, runs with deploy_fast_path on (default: both)",
     )
     ans.add_argument(
         "--output",

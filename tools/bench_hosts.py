@@ -29,6 +29,8 @@ SSH_KEY = SSH_DIR / "id_ed25519"
 SSH_IMAGE_SUFFIX = "-sshd"
 TRANSPORTS = ("docker", "ssh")
 STRATEGIES = ("linear", "mitogen")
+# Whole runs (the default) and runs with deploy_fast_path on.
+PATHS = ("whole", "fast")
 # Key-only root login: the bench's own key is the only way in.
 SSHD_CONFIG = (
     "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
@@ -38,24 +40,34 @@ SSHD_CONFIG = (
 
 @dataclass(frozen=True)
 class Combo:
-    """One way of running site.yml: a transport and a strategy."""
+    """One way of running site.yml: a transport, a strategy, and whether the deploy role's
+    fast path (deploy_fast_path) is on."""
 
     transport: str
     strategy: str
+    fast_path: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.transport}, {self.strategy}"
+        return f"{self.transport}, {self.strategy}" + (", fast path" if self.fast_path else "")
+
+    @property
+    def way(self) -> str:
+        """The strategy column of the report: the strategy, and the fast path when on."""
+        return self.strategy + (" + fast path" if self.fast_path else "")
 
 
 DEFAULT_COMBO = Combo("docker", "linear")
 
 
-def combos(transports: list[str], strategies: list[str]) -> list[Combo]:
-    """Every transport with every strategy, docker/linear first when it is one of them (the
-    fresh converges run with the first)."""
-    found = [Combo(t, s) for t in transports for s in strategies]
-    return sorted(found, key=lambda combo: combo != DEFAULT_COMBO)
+def combos(
+    transports: list[str], strategies: list[str], paths: tuple[str, ...] | list[str] = ("whole",)
+) -> list[Combo]:
+    """Every transport with every strategy and path, docker/linear first when it is one of
+    them (the fresh converges run with the first), whole runs before fast-path ones."""
+    found = [Combo(t, s, p == "fast") for p in paths for t in transports for s in strategies]
+    default = (DEFAULT_COMBO.transport, DEFAULT_COMBO.strategy)
+    return sorted(found, key=lambda c: (c.fast_path, (c.transport, c.strategy) != default))
 
 
 def ssh_image(base: str) -> str:

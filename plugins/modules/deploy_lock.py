@@ -21,6 +21,13 @@ description:
   - Taking and releasing report no change, since the lock is the run's own bookkeeping, not the
     host's state, so a run that changes nothing else reports nothing changed.
   - Check mode takes no lock and does not wait, and warns when another run holds it.
+  - With O(record), the module also keeps the record of the host's last good run for the
+    deploy role's fast path (C(deploy_fast_path)). Taking the lock reads the record, reports
+    the parts (O(expect)) that are as that run left them, and deletes it, so that a run that
+    fails, is killed or rolls back leaves none. Releasing writes it again from O(save).
+  - A part is as the record says when its fingerprint is the recorded one, the sha256 of its
+    O(expect) C(watch) paths is the recorded one, its C(active) units are active and its
+    C(inactive) units are not.
 options:
   path:
     description: The lock file; its directory is created when missing.
@@ -50,6 +57,22 @@ options:
     description: Seconds after which a lock that was never released is taken over.
     type: int
     default: 7200
+  record:
+    description: The record of the last good run (see the description); C("") keeps none.
+    type: path
+    default: ""
+  expect:
+    description:
+      - When taking the lock, what each part must be for the record to still hold, by part
+        name; C(fingerprint) (str), C(watch) (paths), C(active) and C(inactive) (units).
+    type: dict
+    default: {}
+  save:
+    description:
+      - When releasing, the parts to record, by part name; C(fingerprint) (str) and C(watch)
+        (the paths of files, links and directories, hashed now). C({}) writes no record.
+    type: dict
+    default: {}
 author:
   - fullstack.webapp maintainers (!UNKNOWN)
 """
@@ -82,6 +105,15 @@ taken_over:
   description: The left-behind lock replaced, when there was one.
   returned: always
   type: dict
+unchanged:
+  description: The parts of O(expect) that are as the record says, sorted.
+  returned: always
+  type: list
+  elements: str
+drift:
+  description: For each part of O(expect) that is not, why.
+  returned: always
+  type: dict
 """
 
 import fcntl
@@ -92,6 +124,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fullstack.webapp.plugins.module_utils.digest import paths_sha256
+from ansible_collections.fullstack.webapp.plugins.module_utils.files import write_json
 
 
 def read_lock(path: str) -> dict[str, Any] | None:
@@ -172,10 +206,125 @@ def outcome(
     }
 
 
+def unit_states(units: list[str], run_command: Callable[..., Any] | None) -> dict[str, str]:
+    """systemctl is-active of each unit ("unknown" without systemctl)."""
+    if not units or run_command is None:
+        return dict.fromkeys(units, "unknown")
+    _rc, out, _err = run_command(["systemctl", "is-active", "--", *units])
+    states = out.splitlines()
+    return {
+        unit: (states[i].strip() if i < len(states) else "unknown") for i, unit in enumerate(units)
+    }
+
+
+def compare_record(
+    record: dict[str, Any], expect: dict[str, Any], run_command: Callable[..., Any] | None
+) -> tuple[list[str], dict[str, str]]:
+    """The parts of expect that are as the record says, and why each other one is not."""
+    units = sorted(
+        {
+            u
+            for part in expect.values()
+            for u in [*part.get("active", []), *part.get("inactive", [])]
+        }
+    )
+    states = unit_states(units, run_command)
+    unchanged: list[str] = []
+    drift: dict[str, str] = {}
+    for name, part in sorted(expect.items()):
+        recorded = record.get(name)
+        if not isinstance(recorded, dict):
+            drift[name] = "no record of a good run"
+        elif recorded.get("fingerprint") != part.get("fingerprint"):
+            drift[name] = "its inputs changed"
+        elif moved := [
+            path
+            for path, digest in watch_digests(part.get("watch", [])).items()
+            if (recorded.get("watch") or {}).get(path) != digest
+        ]:
+            drift[name] = "changed on the host: " + ", ".join(moved)
+        elif any(states[u] != "active" for u in part.get("active", [])):
+            drift[name] = "not running: " + ", ".join(
+                u for u in part["active"] if states[u] != "active"
+            )
+        elif any(states[u] == "active" for u in part.get("inactive", [])):
+            drift[name] = "running: " + ", ".join(
+                u for u in part["inactive"] if states[u] == "active"
+            )
+        else:
+            unchanged.append(name)
+    return unchanged, drift
+
+
+def watch_digests(paths: list[str]) -> dict[str, str]:
+    return {path: paths_sha256([path]) for path in paths}
+
+
+def read_record(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_record(path: str, save: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+    write_json(
+        path,
+        {
+            name: {
+                "fingerprint": part.get("fingerprint", ""),
+                "watch": watch_digests(part.get("watch", [])),
+            }
+            for name, part in save.items()
+        },
+    )
+
+
+def with_record(
+    result: dict[str, Any],
+    params: dict[str, Any],
+    check_mode: bool,
+    run_command: Callable[..., Any] | None,
+) -> dict[str, Any]:
+    """After the lock was taken: compare the record with expect, then delete it (see the
+    description); after it was released: write it from save."""
+    result.update({"unchanged": [], "drift": {}})
+    path = params["record"]
+    if not path:
+        return result
+    if params["action"] == "release":
+        if params["save"] and not check_mode:
+            save_record(path, params["save"])
+        return result
+    if params["expect"]:
+        result["unchanged"], result["drift"] = compare_record(
+            read_record(path), params["expect"], run_command
+        )
+    if not check_mode and os.path.exists(path):
+        os.unlink(path)
+    return result
+
+
 def run(
-    params: dict[str, Any], check_mode: bool, warn: Callable[[str], None] | None = None
+    params: dict[str, Any],
+    check_mode: bool,
+    warn: Callable[[str], None] | None = None,
+    run_command: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """The module's logic; raises RuntimeError with the message to fail with."""
+    result = take_or_release(params, check_mode, warn)
+    # A record is read, deleted or written only by the run that holds the lock.
+    held = result["lock"].get("run") == params["run"]
+    return with_record(result, params, check_mode, run_command) if held else result
+
+
+def take_or_release(
+    params: dict[str, Any], check_mode: bool, warn: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Take or release the lock; raises RuntimeError with the message to fail with."""
     path = params["path"]
     os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
     started = time.monotonic()
@@ -236,11 +385,14 @@ def main() -> None:
             "holder": {"type": "dict", "default": {}},
             "wait": {"type": "int", "default": 0},
             "expiry": {"type": "int", "default": 7200},
+            "record": {"type": "path", "default": ""},
+            "expect": {"type": "dict", "default": {}},
+            "save": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
     try:
-        result = run(module.params, module.check_mode, module.warn)
+        result = run(module.params, module.check_mode, module.warn, module.run_command)
     except (RuntimeError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

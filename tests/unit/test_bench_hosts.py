@@ -21,6 +21,19 @@ def test_combos_put_the_default_first() -> None:
     assert bench_hosts.combos(["ssh"], ["linear"]) == [Combo("ssh", "linear")]
 
 
+def test_fast_path_ways_come_after_the_whole_runs_and_say_so() -> None:
+    found = bench_hosts.combos(["ssh", "docker"], ["linear"], ["fast", "whole"])
+    assert found == [
+        Combo("docker", "linear"),
+        Combo("ssh", "linear"),
+        Combo("docker", "linear", fast_path=True),
+        Combo("ssh", "linear", fast_path=True),
+    ]
+    assert found[2].label == "docker, linear, fast path"
+    assert found[2].way == "linear + fast path"
+    assert found[0].way == "linear"
+
+
 def test_docker_hosts_use_the_short_name_mitogen_replaces() -> None:
     assert bench_hosts.host_vars("any", "docker") == {"ansible_connection": "docker"}
     with pytest.raises(ValueError, match="unknown transport 'winrm'"):

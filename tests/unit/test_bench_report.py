@@ -557,7 +557,12 @@ def _bench(
     monkeypatch.setattr(bench, "stage_sources", lambda: (tmp_path / "b", tmp_path / "d"))
     monkeypatch.setattr(bench, "load_snapshot", dict)
     args = argparse.Namespace(
-        hosts=[1], rounds=3, keep=False, transports=["docker"], strategies=["linear"]
+        hosts=[1],
+        rounds=3,
+        keep=False,
+        transports=["docker"],
+        strategies=["linear"],
+        paths=["whole"],
     )
     ab = bench.AnsibleBench(args)
     ab.baseline = bench.Tree("baseline", tmp_path, bench.BASELINE_SUFFIX)

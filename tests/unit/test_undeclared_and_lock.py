@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ def params(path: Path, run_id: str, **kwargs: object) -> dict[str, Any]:
         "holder": {"user": f"user-{run_id}", "controller": "laptop", "release": f"r-{run_id}"},
         "wait": 0,
         "expiry": 7200,
+        "record": "",
+        "expect": {},
+        "save": {},
     }
     base.update(kwargs)
     return base
@@ -191,7 +195,111 @@ def test_concurrent_takers_never_both_hold_it(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["run"] == holders[0]
 
 
+def systemctl_says(states: dict[str, str]) -> Callable[[list[str]], tuple[int, str, str]]:
+    """run_command answering `systemctl is-active -- UNITS` as systemctl prints it."""
+
+    def run_command(argv: list[str]) -> tuple[int, str, str]:
+        assert argv[:3] == ["systemctl", "is-active", "--"]
+        lines = [states.get(unit, "inactive") for unit in argv[3:]]
+        return (0 if all(line == "active" for line in lines) else 3), "\n".join(lines) + "\n", ""
+
+    return run_command
+
+
+def test_the_record_holds_until_a_part_changes_and_is_consumed_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    path, record = tmp_path / "deploy.json", tmp_path / "var" / "record.json"
+    (tmp_path / "etc" / "conf.d").mkdir(parents=True)
+    (tmp_path / "etc" / "conf.d" / "site.conf").write_text("server {}")
+    (tmp_path / "app.env").write_text("A=1")
+    parts = {
+        "gateway": {
+            "fingerprint": "f1",
+            "watch": [str(tmp_path / "etc")],
+            "active": ["nginx.service"],
+        },
+        "backend": {
+            "fingerprint": "b1",
+            "watch": [str(tmp_path / "app.env"), str(tmp_path / "gone.conf")],
+            "active": ["app@blue.service"],
+            "inactive": ["app@green.service"],
+        },
+    }
+    running = systemctl_says({"nginx.service": "active", "app@blue.service": "active"})
+
+    def take(
+        run_id: str, check_mode: bool = False, states: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        taken: dict[str, Any] = lock.run(
+            params(path, run_id, record=str(record), expect=parts),
+            check_mode=check_mode,
+            run_command=systemctl_says(states) if states else running,
+        )
+        if not check_mode:
+            lock.run(params(path, run_id, action="release", record=str(record), save=parts), False)
+        return taken
+
+    first = take("a")
+    assert first["unchanged"] == []
+    assert first["drift"] == {
+        "backend": "no record of a good run",
+        "gateway": "no record of a good run",
+    }
+    assert record.exists()
+    assert take("b")["unchanged"] == ["backend", "gateway"]
+    assert take("c", check_mode=True)["unchanged"] == ["backend", "gateway"]
+    assert record.exists(), "check mode consumes nothing"
+
+    (tmp_path / "etc" / "conf.d" / "site.conf").write_text("server { listen 81; }")
+    changed = take("d")
+    assert changed["unchanged"] == ["backend"]
+    assert changed["drift"] == {"gateway": f"changed on the host: {tmp_path / 'etc'}"}
+
+    stopped = take("e", states={"nginx.service": "active", "app@blue.service": "failed"})
+    assert stopped["drift"] == {"backend": "not running: app@blue.service"}
+    both = take(
+        "f",
+        states={
+            "nginx.service": "active",
+            "app@blue.service": "active",
+            "app@green.service": "active",
+        },
+    )
+    assert both["drift"] == {"backend": "running: app@green.service"}
+
+    parts["backend"]["fingerprint"] = "b2"
+    assert take("g")["drift"] == {"backend": "its inputs changed"}
+
+    # A run that takes the lock and does not record (failed, rolled back) leaves no record.
+    lock.run(params(path, "h", record=str(record)), check_mode=False, run_command=running)
+    lock.run(params(path, "h", action="release", record=str(record)), check_mode=False)
+    assert not record.exists()
+    # Another run's lock: no record read, none deleted.
+    lock.run(params(path, "i", record=str(record)), check_mode=False, run_command=running)
+    record.write_text("{}")
+    with pytest.raises(RuntimeError):
+        lock.run(params(path, "j", record=str(record), expect=parts), False, run_command=running)
+    assert record.exists()
+
+
 source_fingerprint = load_plugin("lookup", "source_fingerprint")
+
+
+def test_the_source_fingerprint_of_an_archive_and_through_links(tmp_path: Path) -> None:
+    archive = tmp_path / "app.tar.gz"
+    archive.write_bytes(b"v1")
+    first = source_fingerprint.fingerprint(str(archive), [])
+    archive.write_bytes(b"v2")
+    assert source_fingerprint.fingerprint(str(archive), []) != first
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "shared.py").write_text("x = 1")
+    os.symlink(tmp_path / "shared.py", tmp_path / "tree" / "linked.py")
+    as_link = source_fingerprint.fingerprint(str(tmp_path / "tree"), [])
+    followed = source_fingerprint.fingerprint(str(tmp_path / "tree"), [], follow=True)
+    (tmp_path / "shared.py").write_text("x = 2")
+    assert source_fingerprint.fingerprint(str(tmp_path / "tree"), []) == as_link
+    assert source_fingerprint.fingerprint(str(tmp_path / "tree"), [], follow=True) != followed
 
 
 def test_the_source_fingerprint_moves_with_sources_and_command_only(tmp_path: Path) -> None:
