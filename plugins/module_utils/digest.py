@@ -53,15 +53,11 @@ def entries_sha256(entries: Iterable[tuple[str, str]], salt: str = "") -> str:
     return digest.hexdigest()
 
 
-def paths_sha256(paths: Iterable[str]) -> str:
-    """One sha256 over paths in their order: a directory's tree (links not entered), a
-    file's content, a link's target, or "absent"."""
-    entries: list[tuple[str, str]] = []
-    for path in paths:
-        if os.path.islink(path) or os.path.isfile(path):
-            entries.append((path, file_sha256(path)))
-        elif os.path.isdir(path):
-            entries.append((path, entries_sha256(tree_entries(path))))
-        else:
-            entries.append((path, "absent"))
-    return entries_sha256(entries)
+def path_sha256(path: str) -> str:
+    """A directory's tree (links not entered), a file's content, a link's target, or
+    "absent"."""
+    if os.path.islink(path) or os.path.isfile(path):
+        return file_sha256(path)
+    if os.path.isdir(path):
+        return entries_sha256(tree_entries(path))
+    return "absent"

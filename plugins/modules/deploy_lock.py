@@ -124,7 +124,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fullstack.webapp.plugins.module_utils.digest import paths_sha256
+from ansible_collections.fullstack.webapp.plugins.module_utils.digest import path_sha256
 from ansible_collections.fullstack.webapp.plugins.module_utils.files import write_json
 
 
@@ -257,7 +257,7 @@ def compare_record(
 
 
 def watch_digests(paths: list[str]) -> dict[str, str]:
-    return {path: paths_sha256([path]) for path in paths}
+    return {path: path_sha256(path) for path in paths}
 
 
 def read_record(path: str) -> dict[str, Any]:
@@ -291,7 +291,6 @@ def with_record(
 ) -> dict[str, Any]:
     """After the lock was taken: compare the record with expect, then delete it (see the
     description); after it was released: write it from save."""
-    result.update({"unchanged": [], "drift": {}})
     path = params["record"]
     if not path:
         return result
@@ -316,6 +315,7 @@ def run(
 ) -> dict[str, Any]:
     """The module's logic; raises RuntimeError with the message to fail with."""
     result = take_or_release(params, check_mode, warn)
+    result.update({"unchanged": [], "drift": {}})
     # A record is read, deleted or written only by the run that holds the lock.
     held = result["lock"].get("run") == params["run"]
     return with_record(result, params, check_mode, run_command) if held else result

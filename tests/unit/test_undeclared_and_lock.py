@@ -172,6 +172,8 @@ def test_check_mode_neither_takes_nor_waits(tmp_path: Path) -> None:
     seen = lock.run(params(path, "b", wait=600), check_mode=True, warn=warnings.append)
     assert seen["lock"]["run"] == "a"
     assert "user-a from laptop" in warnings[0]
+    # Another run's lock: nothing of the record is read, and the result says so.
+    assert (seen["unchanged"], seen["drift"]) == ([], {})
 
 
 def test_concurrent_takers_never_both_hold_it(tmp_path: Path) -> None:
