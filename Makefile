@@ -68,12 +68,13 @@ test: tools host app
 	$(PYTHON) -m tools.molecule_suite --jobs $(MOLECULE_JOBS) \
 		--checks "$(MAKE) --no-print-directory lint unit sanity" $(SCENARIOS)
 
-# Seed recipe vs collection vs Gunicorn alone, under wrk, in one container:
-# benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".
+# Seed recipe vs collection vs Gunicorn alone, plain HTTP and HTTPS, with the CPU per request
+# of each unit, in one container: benchmarks/results/latest.{md,json}. BENCH_ARGS e.g. "--rounds 5".
 bench: tools host app
 	$(PYTHON) -m tools.bench http $(BENCH_ARGS)
 
-# site.yml's own run time (fresh, no change, back end, front end; 1, 2 and 4 hosts):
+# site.yml's own run time (fresh, no change, back end, front end; 1, 4 and 8 hosts; over
+# docker and ssh; Ansible's linear strategy and Mitogen's; whole runs and deploy_fast_path):
 # benchmarks/results/ansible-latest.{md,json}. BENCH_ARGS e.g. "--hosts 1 --rounds 5";
 # "--baseline REF" also runs site.yml of git revision REF (a worktree under .cache/bench/,
 # containers *-base) step by step beside this checkout's, with the ratios current / REF.
