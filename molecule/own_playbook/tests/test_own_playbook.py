@@ -113,8 +113,18 @@ def test_a_role_variable_set_in_the_inventory_is_respected(host: Host) -> None:
     assert "upstream shop-gateway" in site
 
 
+# Numbers given as name=value on the command line reach the roles as strings. These are the
+# values the run has anyway, so the re-run must still change nothing.
+NUMBERS_AS_KEY_VALUE = (
+    "deploy_app_port=8000 deploy_upstream_max_fails=1 deploy_max_fail_percentage=0 "
+    "deploy_health_retries=3 deploy_csp_reports_max=-1 gunicorn_graceful_timeout=30 "
+    "gunicorn_worker_memory_mb=256 gunicorn_boot_timeout=60 gunicorn_drain_timeout=10 "
+    "python_uv_release_keep=5 frontend_release_keep=5"
+)
+
+
 def test_a_rerun_changes_nothing_and_still_checks_the_app(host: Host) -> None:
-    code, output = deploy(host)
+    code, output = deploy(host, "-e", NUMBERS_AS_KEY_VALUE)
     assert code == 0, output[-4000:]
     assert recap_changed(output, host) == 0, output[-4000:]
     assert "Health gate" in output
@@ -134,6 +144,15 @@ def test_old_and_owned_variables_are_refused_before_any_change(
     code, output = deploy(host, "-e", json.dumps({variable: True}))
     assert code != 0, output[-4000:]
     assert message in output, output[-4000:]
+    assert host_fingerprint(host, WATCHED, UNITS) == before
+
+
+def test_a_number_out_of_range_given_as_key_value_is_refused_by_name(host: Host) -> None:
+    before = host_fingerprint(host, WATCHED, UNITS)
+    code, output = deploy(host, "-e", "deploy_health_retries=-1")
+    assert code != 0, output[-4000:]
+    assert "deploy_health_retries and deploy_health_delay at least 0" in output, output[-4000:]
+    assert "not supported between" not in output, output[-4000:]
     assert host_fingerprint(host, WATCHED, UNITS) == before
 
 
